@@ -1,0 +1,59 @@
+#!/usr/bin/env tsx
+// `npm test`: lint, typecheck, codec drift check, then every vitest project. Ends with the plain
+// line `N passed, N failed` summed over all runners, which CI reads.
+import { existsSync, readFileSync } from "node:fs";
+import { $, chalk } from "zx";
+
+$.verbose = false;
+const quiet = process.env.CI === "true";
+const steps: { name: string; ok: boolean; ms: number }[] = [];
+const started = Date.now();
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+
+async function step(name: string, run: () => Promise<unknown>): Promise<boolean> {
+  const t0 = Date.now();
+  if (!quiet) process.stdout.write(chalk.cyan(`▶ ${name}\n`));
+  let ok = true;
+  try {
+    await run();
+  } catch (err) {
+    ok = false;
+    const out = err as { stdout?: string; stderr?: string; message?: string };
+    process.stdout.write(`${out.stdout ?? ""}${out.stderr ?? ""}`);
+    if (!out.stdout && !out.stderr) process.stdout.write(`${out.message}\n`);
+  }
+  steps.push({ name, ok, ms: Date.now() - t0 });
+  if (!ok) failed++; // a failed check counts as a failure; passing checks are not tests
+  console.log(`${ok ? "ok  " : "FAIL"} ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  return ok;
+}
+
+await step("lint (biome ci)", () => $`npx biome ci .`);
+await step("typecheck (tsc)", () => $`npx tsc --noEmit -p tsconfig.json`);
+if (existsSync("../shared/kafka-protocol/message")) {
+  await step("codec drift check", () => $`npx tsx protocol/generator/generate.ts --check`);
+} else {
+  console.log("skip codec drift check: ../shared/kafka-protocol is not present");
+}
+
+const projects = (process.env.GAUNTLET_TEST_PROJECTS ?? "unit,integration").split(",");
+const vitestArgs = projects.flatMap((p) => ["--project", p]);
+const vitest = $({ stdio: ["ignore", "inherit", "inherit"], nothrow: true })`npx vitest run ${vitestArgs}`;
+const result = await vitest;
+const summaryPath = "reports/summary/vitest.json";
+if (existsSync(summaryPath)) {
+  const s = JSON.parse(readFileSync(summaryPath, "utf8"));
+  passed += s.numPassedTests ?? 0;
+  failed += s.numFailedTests ?? 0;
+  skipped += (s.numPendingTests ?? 0) + (s.numTodoTests ?? 0);
+  if (result.exitCode !== 0 && (s.numFailedTests ?? 0) === 0) failed++; // e.g. a suite that failed to load
+} else {
+  failed++;
+  console.log("vitest wrote no summary: counting the run as failed");
+}
+
+console.log(`npm test: ${((Date.now() - started) / 1000).toFixed(0)} s; checks: ${steps.map((s) => `${s.name} ${s.ok ? "ok" : "FAILED"}`).join(", ")}`);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+process.exit(failed > 0 ? 1 : 0);
