@@ -54,6 +54,8 @@ if (existsSync(summaryPath)) {
   console.log("vitest wrote no summary: counting the run as failed");
 }
 
-console.log(`npm test: ${((Date.now() - started) / 1000).toFixed(0)} s; checks: ${steps.map((s) => `${s.name} ${s.ok ? "ok" : "FAILED"}`).join(", ")}`);
+console.log(
+  `npm test: ${((Date.now() - started) / 1000).toFixed(0)} s; checks: ${steps.map((s) => `${s.name} ${s.ok ? "ok" : "FAILED"}`).join(", ")}`,
+);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(failed > 0 ? 1 : 0);
