@@ -149,7 +149,10 @@ describe("FrameReader", () => {
     }
     expect(out).toHaveLength(1);
     expect(out[0]!.equals(big)).toBe(true);
-    const copied = copy.mock.results.reduce((n, res) => n + (res.type === "return" ? Number(res.value) : 0), 0);
+    const copied = copy.mock.results.reduce(
+      (n, res) => n + (res.type === "return" ? Number(res.value) : 0),
+      0,
+    );
     expect(copied).toBeLessThanOrEqual(3 * big.length);
   });
 
