@@ -1,0 +1,53 @@
+// createCluster(): the one way tests, scenarios and the CLI get a Cluster, whatever the target.
+import { existsSync } from "node:fs";
+import { ExternalCluster } from "../targets/external.ts";
+import { KafkaCluster, type KafkaClusterOptions } from "../targets/kafka.ts";
+import { REFERENCE_BROKER_MAIN, ReferenceCluster } from "../targets/reference.ts";
+import { type Cluster, type LocalClusterOptions, TARGET_NAMES, type TargetName } from "./types.ts";
+
+export type { ProbeMetadata } from "./kafka-probe.ts";
+export { probeMetadata } from "./kafka-probe.ts";
+export type {
+  Address,
+  AdvertiseFn,
+  Cluster,
+  LocalClusterOptions,
+  NodeInfo,
+  TargetName,
+  TerminateResult,
+} from "./types.ts";
+export { TARGET_NAMES } from "./types.ts";
+export { REFERENCE_BROKER_MAIN };
+
+export type CreateClusterOptions =
+  | ({ target: "kafka" } & KafkaClusterOptions)
+  | ({ target: "reference" } & LocalClusterOptions)
+  | { target: "external"; bootstrapServers: string };
+
+export function isTargetName(name: string): name is TargetName {
+  return (TARGET_NAMES as readonly string[]).includes(name);
+}
+
+/** Creates (does not start) a cluster of the given target. */
+export function createCluster(options: CreateClusterOptions): Cluster {
+  const target = (options as { target: string }).target;
+  switch (options.target) {
+    case "kafka": {
+      const { target: _, ...rest } = options;
+      return new KafkaCluster(rest);
+    }
+    case "reference": {
+      if (!existsSync(REFERENCE_BROKER_MAIN)) {
+        throw new Error(
+          "The reference target is not implemented yet: the reference broker (broker/src/main.ts) is still being built; use --target kafka.",
+        );
+      }
+      const { target: _, ...rest } = options;
+      return new ReferenceCluster(rest);
+    }
+    case "external":
+      return new ExternalCluster({ bootstrapServers: options.bootstrapServers });
+    default:
+      throw new Error(`Unknown target "${target}": valid targets are ${TARGET_NAMES.join(", ")}.`);
+  }
+}
