@@ -1,13 +1,21 @@
 // Locates the external tools the harness runs: java, the Apache Kafka jars, toxiproxy-server, kcat,
-// mvn and go. `npm run setup` installs what it can under `<repo>/.cache/`; everything here only looks.
+// mvn and go. `npm run setup` installs what it can under the cache directory; everything here only looks.
 // A missing tool is reported as one sentence that says how to get it.
 import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KAFKA_SCALA_VERSION, KAFKA_VERSION } from "./targets/kafka-version.ts";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const CACHE_DIR = join(REPO_ROOT, ".cache");
+/**
+ * Where `npm run setup` installs the Kafka jars, Toxiproxy and its build caches. Per user, not per
+ * checkout, so a fresh clone (CI clones afresh every run) reuses what an earlier run installed on the
+ * same machine. GAUNTLET_CACHE_DIR overrides it.
+ */
+export const CACHE_DIR = process.env.GAUNTLET_CACHE_DIR
+  ? resolve(process.env.GAUNTLET_CACHE_DIR)
+  : join(homedir(), ".cache", "gauntlet");
 export const CACHE_BIN_DIR = join(CACHE_DIR, "bin");
 
 /** The Toxiproxy release `npm run setup` installs (a Go module version). */
@@ -46,7 +54,7 @@ export function which(name: string): string | undefined {
   return undefined;
 }
 
-/** The directory the Kafka jars live in (`.cache/kafka-<version>/libs`), installed or not. */
+/** The directory the Kafka jars live in (`<cache>/kafka-<version>/libs`), installed or not. */
 export function kafkaHomeDir(version = KAFKA_VERSION): string {
   return join(CACHE_DIR, `kafka-${version}`);
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env tsx
-// `npm run setup`: installs the real components the suites use, into `.cache/`, idempotently.
+// `npm run setup`: installs the real components the suites use, into the cache directory (harness/tools.ts CACHE_DIR), idempotently.
 // `npm run setup -- --check` only reports what is present.
 //
 // One line per component: installed / already present / FAILED with one sentence on how to fix it.
 // Exits non-zero when a required component failed (or, with --check, is missing).
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, homedir } from "node:os";
 import { join, relative } from "node:path";
 import { $, chalk } from "zx";
 import { KAFKA_SCALA_VERSION, KAFKA_VERSION } from "../harness/targets/kafka-version.ts";
@@ -18,6 +19,14 @@ import {
   TOXIPROXY_VERSION,
   which,
 } from "../harness/tools.ts";
+
+/** A path for humans: relative inside the repo, with ~ for the home directory elsewhere. */
+function displayPath(path: string): string {
+  const rel = relative(REPO_ROOT, path);
+  if (!rel.startsWith("..")) return rel;
+  const home = homedir();
+  return path.startsWith(home) ? `~${path.slice(home.length)}` : path;
+}
 
 $.verbose = false;
 $.quiet = true;
@@ -170,7 +179,7 @@ const kafka: Component = {
   async present() {
     const libs = join(kafkaHomeDir(), "libs");
     if (!existsSync(kafkaCompleteMarker())) return undefined;
-    return `${readdirSync(libs).length} jars in ${relative(REPO_ROOT, libs)}`;
+    return `${readdirSync(libs).length} jars in ${displayPath(libs)}`;
   },
   async install() {
     const java = find("java");
@@ -226,7 +235,7 @@ const toxiproxy: Component = {
   async present() {
     if (!existsSync(toxiproxyBin)) return undefined;
     const r = await $({ nothrow: true })`${toxiproxyBin} -version`;
-    return r.exitCode === 0 ? relative(REPO_ROOT, toxiproxyBin) : undefined;
+    return r.exitCode === 0 ? displayPath(toxiproxyBin) : undefined;
   },
   async install() {
     const go = find("go");

@@ -1,7 +1,7 @@
 #!/usr/bin/env tsx
 // `npm run cluster -- up --target kafka --nodes 3`: starts a cluster, prints its bootstrap servers
 // and stays up until Ctrl-C. `npm run cluster -- down` (another terminal) stops it; `status` lists.
-// `up` writes .cache/clusters/<name>.json with its pids so `down` can stop it, even after a crash.
+// `up` writes <cache>/clusters/<name>.json with its pids so `down` can stop it, even after a crash.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
