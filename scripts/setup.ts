@@ -5,7 +5,7 @@
 // One line per component: installed / already present / FAILED with one sentence on how to fix it.
 // Exits non-zero when a required component failed (or, with --check, is missing).
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, homedir } from "node:os";
+import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { $, chalk } from "zx";
 import { KAFKA_SCALA_VERSION, KAFKA_VERSION } from "../harness/targets/kafka-version.ts";
