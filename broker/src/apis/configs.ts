@@ -1,0 +1,251 @@
+/**
+ * DescribeConfigs (key 32) and IncrementalAlterConfigs (key 44) for TOPIC resources (the configs in
+ * state/topic-config.ts, persisted with the topic) and, read-only, the BROKER resource.
+ */
+
+import type {
+  DescribeConfigsResourceResult,
+  DescribeConfigsResult,
+} from "../../../protocol/generated/describe-configs-response.ts";
+import type { AlterConfigsResourceResponse } from "../../../protocol/generated/incremental-alter-configs-response.ts";
+import {
+  apis,
+  type DescribeConfigsResponse,
+  type IncrementalAlterConfigsResponse,
+} from "../../../protocol/generated/index.ts";
+import { TOPIC_CONFIGS, validateTopicConfigs } from "../state/topic-config.ts";
+import { invalidTopicName } from "../state/topics.ts";
+import { code } from "./common.ts";
+import { defineHandler, type RequestContext } from "./types.ts";
+
+const RESOURCE_TOPIC = 2;
+const RESOURCE_BROKER = 4;
+
+/** ConfigSource: DYNAMIC_TOPIC_CONFIG 1, STATIC_BROKER_CONFIG 4, DEFAULT_CONFIG 5. */
+const SOURCE_TOPIC = 1;
+const SOURCE_STATIC_BROKER = 4;
+const SOURCE_DEFAULT = 5;
+
+/** IncrementalAlterConfigs operations. */
+const OP_SET = 0;
+const OP_DELETE = 1;
+const OP_APPEND = 2;
+const OP_SUBTRACT = 3;
+
+function brokerConfigs(ctx: RequestContext): { name: string; value: string; type: number; doc: string }[] {
+  const s = ctx.broker.settings;
+  return [
+    { name: "node.id", value: String(s.nodeId), type: 3, doc: "the broker id" },
+    { name: "broker.id", value: String(s.nodeId), type: 3, doc: "the broker id" },
+    { name: "broker.rack", value: s.rack ?? "", type: 2, doc: "rack of the broker" },
+    {
+      name: "auto.create.topics.enable",
+      value: String(s.autoCreateTopics),
+      type: 1,
+      doc: "auto-create topics",
+    },
+    { name: "num.partitions", value: String(s.numPartitions), type: 3, doc: "default partition count" },
+    { name: "default.replication.factor", value: "1", type: 3, doc: "default replication factor" },
+    { name: "socket.request.max.bytes", value: String(s.maxFrameBytes), type: 3, doc: "largest request" },
+    { name: "message.max.bytes", value: "1048588", type: 3, doc: "largest record batch" },
+    { name: "log.retention.ms", value: "604800000", type: 5, doc: "default retention.ms" },
+    { name: "min.insync.replicas", value: "1", type: 3, doc: "default min.insync.replicas" },
+  ];
+}
+
+export const describeConfigs = defineHandler(
+  apis.DescribeConfigs,
+  1,
+  4,
+  (ctx, req): DescribeConfigsResponse => {
+    const v = ctx.apiVersion;
+    const results: DescribeConfigsResult[] = req.resources.map((res): DescribeConfigsResult => {
+      const result: DescribeConfigsResult = {
+        errorCode: 0,
+        errorMessage: null,
+        resourceType: res.resourceType,
+        resourceName: res.resourceName,
+        configs: [],
+      };
+      const wanted = (name: string): boolean =>
+        res.configurationKeys === null || res.configurationKeys.includes(name);
+      const entry = (
+        name: string,
+        value: string,
+        source: number,
+        readOnly: boolean,
+        type: number,
+        doc: string,
+      ): DescribeConfigsResourceResult => {
+        const e: DescribeConfigsResourceResult = { name, value, readOnly, isSensitive: false };
+        if (v === 0) e.isDefault = source === SOURCE_DEFAULT;
+        else e.configSource = source;
+        if (v >= 1) e.synonyms = req.includeSynonyms ? [{ name, value, source }] : [];
+        if (v >= 3) {
+          e.configType = type;
+          e.documentation = req.includeDocumentation ? doc : null;
+        }
+        return e;
+      };
+      if (res.resourceType === RESOURCE_TOPIC) {
+        const bad = invalidTopicName(res.resourceName);
+        if (bad) {
+          result.errorCode = code("INVALID_TOPIC_EXCEPTION");
+          result.errorMessage = bad;
+          return result;
+        }
+        const rt = ctx.broker.topics.get(res.resourceName);
+        if (!rt) {
+          result.errorCode = code("UNKNOWN_TOPIC_OR_PARTITION");
+          result.errorMessage = `Topic ${res.resourceName} does not exist.`;
+          return result;
+        }
+        for (const d of TOPIC_CONFIGS.values()) {
+          if (!wanted(d.name)) continue;
+          const override = rt.meta.configs[d.name];
+          result.configs.push(
+            entry(
+              d.name,
+              override ?? d.defaultValue,
+              override !== undefined ? SOURCE_TOPIC : SOURCE_DEFAULT,
+              false,
+              d.type,
+              d.documentation,
+            ),
+          );
+        }
+        return result;
+      }
+      if (res.resourceType === RESOURCE_BROKER) {
+        if (res.resourceName !== "" && res.resourceName !== String(ctx.broker.nodeId)) {
+          result.errorCode = code("INVALID_REQUEST");
+          result.errorMessage = `Unexpected broker id, expected ${ctx.broker.nodeId} or empty string, but received ${res.resourceName}`;
+          return result;
+        }
+        for (const c of brokerConfigs(ctx)) {
+          if (wanted(c.name))
+            result.configs.push(entry(c.name, c.value, SOURCE_STATIC_BROKER, true, c.type, c.doc));
+        }
+        return result;
+      }
+      result.errorCode = code("INVALID_REQUEST");
+      result.errorMessage = `Unsupported resource type ${res.resourceType}`;
+      return result;
+    });
+    return { throttleTimeMs: 0, results };
+  },
+);
+
+export const incrementalAlterConfigs = defineHandler(
+  apis.IncrementalAlterConfigs,
+  0,
+  1,
+  async (ctx, req): Promise<IncrementalAlterConfigsResponse> => {
+    const topics = ctx.broker.topics;
+    const seen = new Map<string, number>();
+    for (const r of req.resources) {
+      const k = `${r.resourceType}\u0000${r.resourceName}`;
+      seen.set(k, (seen.get(k) ?? 0) + 1);
+    }
+    const responses: AlterConfigsResourceResponse[] = [];
+    await topics.adminMutex.run(async () => {
+      for (const res of req.resources) {
+        const out: AlterConfigsResourceResponse = {
+          errorCode: 0,
+          errorMessage: null,
+          resourceType: res.resourceType,
+          resourceName: res.resourceName,
+        };
+        responses.push(out);
+        const fail = (name: Parameters<typeof code>[0], message: string): void => {
+          out.errorCode = code(name);
+          out.errorMessage = message;
+        };
+        if (seen.get(`${res.resourceType}\u0000${res.resourceName}`)! > 1) {
+          fail("INVALID_REQUEST", "Error due to duplicate resource in the request");
+          continue;
+        }
+        if (res.resourceType === RESOURCE_BROKER) {
+          fail("INVALID_REQUEST", "This broker does not support dynamic broker configs");
+          continue;
+        }
+        if (res.resourceType !== RESOURCE_TOPIC) {
+          fail("INVALID_REQUEST", `Unsupported resource type ${res.resourceType}`);
+          continue;
+        }
+        const names = res.configs.map((c) => c.name);
+        if (new Set(names).size !== names.length) {
+          fail("INVALID_REQUEST", "Error due to duplicate config keys");
+          continue;
+        }
+        const bad = invalidTopicName(res.resourceName);
+        if (bad) {
+          fail("INVALID_TOPIC_EXCEPTION", bad);
+          continue;
+        }
+        const rt = topics.get(res.resourceName);
+        if (!rt) {
+          fail("UNKNOWN_TOPIC_OR_PARTITION", `Topic ${res.resourceName} does not exist.`);
+          continue;
+        }
+        const next: Record<string, string> = { ...rt.meta.configs };
+        let error = false;
+        for (const c of res.configs) {
+          const def = TOPIC_CONFIGS.get(c.name);
+          if (!def) {
+            fail("INVALID_CONFIG", `Unknown topic config name: ${c.name}`);
+            error = true;
+            break;
+          }
+          if (c.configOperation === OP_SET) {
+            if (c.value === null) {
+              fail("INVALID_REQUEST", `Null value not supported for : ${c.name}`);
+              error = true;
+              break;
+            }
+            next[c.name] = c.value;
+          } else if (c.configOperation === OP_DELETE) {
+            delete next[c.name];
+          } else if (c.configOperation === OP_APPEND || c.configOperation === OP_SUBTRACT) {
+            if (def.type !== 7) {
+              fail("INVALID_CONFIG", `Config value append is not allowed for config key: ${c.name}`);
+              error = true;
+              break;
+            }
+            const current = (next[c.name] ?? def.defaultValue).split(",").filter((x) => x !== "");
+            const items = (c.value ?? "")
+              .split(",")
+              .map((x) => x.trim())
+              .filter((x) => x !== "");
+            const updated =
+              c.configOperation === OP_APPEND
+                ? [...current, ...items.filter((x) => !current.includes(x))]
+                : current.filter((x) => !items.includes(x));
+            next[c.name] = updated.join(",");
+          } else {
+            fail("INVALID_REQUEST", `Unknown config operation ${c.configOperation}`);
+            error = true;
+            break;
+          }
+        }
+        if (error) continue;
+        const validated = validateTopicConfigs(
+          Object.entries(next).map(([name, value]) => ({ name, value })),
+        );
+        if (!validated.ok) {
+          fail(validated.error, validated.message);
+          continue;
+        }
+        if (!req.validateOnly) {
+          try {
+            await topics.setConfigs(res.resourceName, validated.configs);
+          } catch (e) {
+            ctx.log.error({ err: e }, "config change failed");
+            fail("UNKNOWN_SERVER_ERROR", (e as Error).message);
+          }
+        }
+      }
+    });
+    return { throttleTimeMs: 0, responses };
+  },
+);

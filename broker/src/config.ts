@@ -1,0 +1,281 @@
+/**
+ * Broker settings: command-line flags > environment variables (GAUNTLET_BROKER_*) > JSON config file
+ * > defaults. `resolveSettings` is pure apart from reading the config file, and throws ConfigError
+ * with one clear sentence on bad input; main turns that into exit code 2.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+
+export type FlushSetting =
+  | { kind: "every-batch" }
+  | { kind: "interval"; ms: number }
+  | { kind: "group" }
+  | { kind: "none" };
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface BrokerSettings {
+  nodeId: number;
+  listen: HostPort;
+  advertised: HostPort;
+  dataDir: string;
+  admin: HostPort | undefined;
+  autoCreateTopics: boolean;
+  flush: FlushSetting;
+  rack: string | null;
+  logLevel: string;
+  /** socket.request.max.bytes */
+  maxFrameBytes: number;
+  /** num.partitions for auto-created topics and CreateTopics with -1 partitions. */
+  numPartitions: number;
+  /** How long shutdown waits for in-flight requests before closing connections. */
+  shutdownTimeoutMs: number;
+  /** group.initial.rebalance.delay.ms */
+  groupInitialRebalanceDelayMs: number;
+  /** Upper bound of a Fetch long poll (Kafka honours the client's max_wait_ms; this only caps it). */
+  maxFetchWaitMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** One definition per setting: flag, env var and config-file key all derive from `key`. */
+interface SettingDef {
+  key: keyof RawSettings;
+  flag: string;
+  description: string;
+}
+
+type RawSettings = {
+  nodeId?: string;
+  listen?: string;
+  advertised?: string;
+  dataDir?: string;
+  admin?: string;
+  config?: string;
+  autoCreateTopics?: string;
+  flush?: string;
+  rack?: string;
+  logLevel?: string;
+  maxFrameBytes?: string;
+  numPartitions?: string;
+  shutdownTimeoutMs?: string;
+  groupInitialRebalanceDelayMs?: string;
+  maxFetchWaitMs?: string;
+};
+
+const DEFS: SettingDef[] = [
+  { key: "nodeId", flag: "--node-id <id>", description: "broker id (node.id), a non-negative integer" },
+  { key: "listen", flag: "--listen <host:port>", description: "address the Kafka listener binds" },
+  { key: "dataDir", flag: "--data-dir <dir>", description: "directory for logs and broker state" },
+  {
+    key: "advertised",
+    flag: "--advertised <host:port>",
+    description: "address given to clients (default: --listen)",
+  },
+  {
+    key: "admin",
+    flag: "--admin <host:port>",
+    description: "admin HTTP address serving /health and /metrics",
+  },
+  {
+    key: "config",
+    flag: "--config <file.json>",
+    description: "JSON file with any of these settings (camelCase keys)",
+  },
+  {
+    key: "autoCreateTopics",
+    flag: "--auto-create-topics <bool>",
+    description: "auto.create.topics.enable (true|false)",
+  },
+  { key: "flush", flag: "--flush <policy>", description: "every-batch | interval:<ms> | group | none" },
+  { key: "rack", flag: "--rack <rack>", description: "broker.rack reported in Metadata" },
+  { key: "logLevel", flag: "--log-level <level>", description: "trace|debug|info|warn|error|fatal|silent" },
+  { key: "maxFrameBytes", flag: "--max-frame-bytes <n>", description: "socket.request.max.bytes" },
+  {
+    key: "numPartitions",
+    flag: "--num-partitions <n>",
+    description: "default partition count (num.partitions)",
+  },
+  {
+    key: "shutdownTimeoutMs",
+    flag: "--shutdown-timeout-ms <ms>",
+    description: "bound on draining in-flight requests",
+  },
+  {
+    key: "groupInitialRebalanceDelayMs",
+    flag: "--group-initial-rebalance-delay-ms <ms>",
+    description: "group.initial.rebalance.delay.ms",
+  },
+  { key: "maxFetchWaitMs", flag: "--max-fetch-wait-ms <ms>", description: "cap on a Fetch long poll" },
+];
+
+export const DEFAULTS = {
+  listen: "127.0.0.1:9092",
+  autoCreateTopics: "true",
+  flush: "every-batch",
+  logLevel: "info",
+  maxFrameBytes: String(100 * 1024 * 1024),
+  numPartitions: "1",
+  shutdownTimeoutMs: "10000",
+  groupInitialRebalanceDelayMs: "3000",
+  maxFetchWaitMs: "30000",
+} as const;
+
+function envName(key: string): string {
+  return `GAUNTLET_BROKER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+export function envVarNames(): string[] {
+  return DEFS.map((d) => envName(d.key));
+}
+
+function buildProgram(): Command {
+  const program = new Command("broker")
+    .description("Gauntlet reference broker: a single-node Kafka-compatible broker")
+    .allowExcessArguments(false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} });
+  for (const d of DEFS) program.addOption(new Option(d.flag, d.description));
+  return program;
+}
+
+export function helpText(): string {
+  return buildProgram().helpInformation();
+}
+
+function parseHostPort(value: string, what: string): HostPort {
+  const m = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(value.trim());
+  if (!m) throw new ConfigError(`${what} must look like host:port, got "${value}".`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new ConfigError(`${what} port must be between 0 and 65535, got ${port}.`);
+  const host = m[1]!.replace(/^\[|\]$/g, "") || "0.0.0.0";
+  return { host, port };
+}
+
+function parseInteger(value: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^-?\d+$/.test(value.trim())) throw new ConfigError(`${what} must be an integer, got "${value}".`);
+  const n = Number(value);
+  if (n < min || n > max) throw new ConfigError(`${what} must be between ${min} and ${max}, got ${n}.`);
+  return n;
+}
+
+function parseBool(value: string, what: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === "true" || v === "1" || v === "yes") return true;
+  if (v === "false" || v === "0" || v === "no") return false;
+  throw new ConfigError(`${what} must be true or false, got "${value}".`);
+}
+
+export function parseFlush(value: string): FlushSetting {
+  const v = value.trim();
+  if (v === "every-batch" || v === "group" || v === "none") return { kind: v };
+  const m = /^interval:(\d+)$/.exec(v);
+  if (m) {
+    const ms = Number(m[1]);
+    if (ms <= 0)
+      throw new ConfigError(`--flush interval must be a positive number of milliseconds, got ${ms}.`);
+    return { kind: "interval", ms };
+  }
+  throw new ConfigError(`--flush must be every-batch, interval:<ms>, group or none, got "${value}".`);
+}
+
+const LOG_LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
+
+function readConfigFile(path: string): RawSettings {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}.`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}.`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must contain a JSON object.`);
+  }
+  const known = new Set<string>(DEFS.map((d) => d.key));
+  const out: RawSettings = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!known.has(k) || k === "config") {
+      throw new ConfigError(`config file ${path} has an unknown setting "${k}".`);
+    }
+    if (v === null || (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean")) {
+      throw new ConfigError(`config file ${path}: setting "${k}" must be a string, number or boolean.`);
+    }
+    (out as Record<string, string>)[k] = String(v);
+  }
+  return out;
+}
+
+/** Thrown (instead of exiting) when --help or --version was asked for. */
+export class HelpRequested extends Error {
+  override name = "HelpRequested";
+}
+
+export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv = process.env): BrokerSettings {
+  const program = buildProgram();
+  let flags: RawSettings;
+  try {
+    program.parse(argv, { from: "user" });
+    flags = program.opts() as RawSettings;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.help") throw new HelpRequested();
+      throw new ConfigError(e.message.replace(/^error: /, "").replace(/\.?$/, "."));
+    }
+    throw e;
+  }
+  const fromEnv: RawSettings = {};
+  for (const d of DEFS) {
+    const v = env[envName(d.key)];
+    if (v !== undefined && v !== "") (fromEnv as Record<string, string>)[d.key] = v;
+  }
+  const configPath = flags.config ?? fromEnv.config;
+  const fromFile = configPath ? readConfigFile(configPath) : {};
+  const raw: RawSettings = { ...DEFAULTS, ...fromFile, ...fromEnv, ...flags };
+
+  if (raw.nodeId === undefined) throw new ConfigError("--node-id is required (or GAUNTLET_BROKER_NODE_ID).");
+  if (raw.dataDir === undefined || raw.dataDir === "") {
+    throw new ConfigError("--data-dir is required (or GAUNTLET_BROKER_DATA_DIR).");
+  }
+  const nodeId = parseInteger(raw.nodeId, "--node-id", 0, 2 ** 31 - 1);
+  const listen = parseHostPort(raw.listen!, "--listen");
+  const advertised = raw.advertised ? parseHostPort(raw.advertised, "--advertised") : { ...listen };
+  if (advertised.host === "0.0.0.0" || advertised.host === "::") {
+    throw new ConfigError("--advertised is required when --listen binds a wildcard address.");
+  }
+  const admin = raw.admin ? parseHostPort(raw.admin, "--admin") : undefined;
+  const logLevel = raw.logLevel!.trim().toLowerCase();
+  if (!LOG_LEVELS.has(logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}, got "${raw.logLevel}".`);
+  }
+  return {
+    nodeId,
+    listen,
+    advertised,
+    dataDir: raw.dataDir,
+    admin,
+    autoCreateTopics: parseBool(raw.autoCreateTopics!, "--auto-create-topics"),
+    flush: parseFlush(raw.flush!),
+    rack: raw.rack ? raw.rack : null,
+    logLevel,
+    maxFrameBytes: parseInteger(raw.maxFrameBytes!, "--max-frame-bytes", 1024, 2 ** 31 - 1),
+    numPartitions: parseInteger(raw.numPartitions!, "--num-partitions", 1, 100_000),
+    shutdownTimeoutMs: parseInteger(raw.shutdownTimeoutMs!, "--shutdown-timeout-ms", 0),
+    groupInitialRebalanceDelayMs: parseInteger(
+      raw.groupInitialRebalanceDelayMs!,
+      "--group-initial-rebalance-delay-ms",
+      0,
+    ),
+    maxFetchWaitMs: parseInteger(raw.maxFetchWaitMs!, "--max-fetch-wait-ms", 0),
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * One client connection: frames are read with protocol/framing's FrameReader, queued, and processed
+ * strictly one at a time (like Kafka's muted channel), so responses leave in request order even when
+ * a Fetch long-polls. A malformed frame closes only this connection. Responses written in the same
+ * tick are corked into one write.
+ */
+import type { Socket } from "node:net";
+import type { Logger } from "pino";
+import { FrameReader } from "../../../protocol/framing/frame-reader.ts";
+import { isProtocolError } from "../../../protocol/wire/errors.ts";
+
+/** Stop reading from the socket while this many requests wait (TCP back-pressure does the rest). */
+const MAX_QUEUED_FRAMES = 64;
+
+export interface FrameHandler {
+  /** Returns the complete response frame, or null when the request gets no response (acks=0). */
+  handleFrame(conn: Connection, frame: Buffer): Promise<Buffer | null>;
+}
+
+export class CloseConnection extends Error {
+  override name = "CloseConnection";
+}
+
+let nextConnectionId = 1;
+
+export class Connection {
+  readonly id = nextConnectionId++;
+  readonly remote: string;
+  readonly log: Logger;
+  private readonly reader: FrameReader;
+  private readonly queue: Buffer[] = [];
+  private processing = false;
+  private closed = false;
+  private draining = false;
+  private paused = false;
+  private idleWaiters: (() => void)[] = [];
+  private corkScheduled = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly handler: FrameHandler,
+    maxFrameSize: number,
+    log: Logger,
+    private readonly hooks: {
+      bytesIn(n: number): void;
+      bytesOut(n: number): void;
+      closed(c: Connection): void;
+    },
+  ) {
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.log = log.child({ conn: this.id, remote: this.remote });
+    this.reader = new FrameReader({ maxFrameSize });
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", (e) => this.log.debug({ err: e.message }, "socket error"));
+    socket.on("close", () => this.onClose());
+    socket.on("end", () => {
+      // Half-closed by the client: finish what is queued, then close our side too.
+      this.draining = true;
+      if (!this.processing && this.queue.length === 0) this.socket.end();
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** True while a request is being processed or waits in the queue. */
+  get busy(): boolean {
+    return this.processing || this.queue.length > 0;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed || this.draining) return;
+    this.hooks.bytesIn(chunk.length);
+    let frames: Buffer[];
+    try {
+      frames = this.reader.feed(chunk);
+    } catch (e) {
+      this.malformed(e);
+      return;
+    }
+    for (const f of frames) this.queue.push(f);
+    if (this.queue.length >= MAX_QUEUED_FRAMES && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    if (!this.processing) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.processing = true;
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const frame = this.queue.shift()!;
+        if (this.paused && this.queue.length < MAX_QUEUED_FRAMES / 2 && !this.draining) {
+          this.paused = false;
+          this.socket.resume();
+        }
+        let response: Buffer | null;
+        try {
+          response = await this.handler.handleFrame(this, frame);
+        } catch (e) {
+          if (isProtocolError(e) || e instanceof CloseConnection) this.malformed(e);
+          else {
+            this.log.error({ err: e }, "request failed unexpectedly; closing the connection");
+            this.destroy();
+          }
+          return;
+        }
+        if (response) this.write(response);
+      }
+    } finally {
+      this.processing = false;
+      if (this.queue.length === 0) {
+        if (this.draining && !this.closed) this.socket.end();
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+  }
+
+  private write(buf: Buffer): void {
+    if (this.closed || this.socket.destroyed) return;
+    this.hooks.bytesOut(buf.length);
+    if (!this.corkScheduled) {
+      this.corkScheduled = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corkScheduled = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(buf);
+  }
+
+  private malformed(e: unknown): void {
+    this.log.warn({ err: (e as Error).message }, "malformed request; closing the connection");
+    this.destroy("malformed");
+  }
+
+  private malformedHook: (() => void) | undefined;
+
+  onMalformed(fn: () => void): void {
+    this.malformedHook = fn;
+  }
+
+  destroy(reason?: "malformed"): void {
+    if (reason === "malformed") this.malformedHook?.();
+    this.queue.length = 0;
+    this.socket.destroy();
+    this.onClose();
+  }
+
+  /**
+   * Graceful shutdown: stop reading new requests, let the current one (and those already queued)
+   * finish, then close. Resolves when idle; the caller bounds the wait.
+   */
+  drain(): Promise<void> {
+    this.draining = true;
+    this.socket.pause();
+    if (!this.busy) {
+      this.socket.end();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+    this.hooks.closed(this);
+  }
+}
