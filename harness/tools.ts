@@ -133,8 +133,16 @@ export function find(tool: ToolName): string | undefined {
 /**
  * Why tests needing these tools cannot run, or undefined when all are present. Meant for
  * `test.skipIf(missingTools(...))`: the returned sentence names what is missing and how to fix it.
+ * In CI (CI=true) a missing tool throws instead: CI runs `npm run setup`, so a skip there would hide a
+ * broken install step.
  */
 export function missingTools(...tools: ToolName[]): string | undefined {
+  const reason = missingToolsReason(tools);
+  if (reason && process.env.CI === "true") throw new Error(`${reason} (CI must not skip this test)`);
+  return reason;
+}
+
+function missingToolsReason(tools: ToolName[]): string | undefined {
   const reasons: string[] = [];
   for (const tool of tools) {
     try {

@@ -1,17 +1,13 @@
 // Apache Kafka's own Java clients (the 4.x tools VerifiableProducer and VerifiableConsumer) against the
 // reference broker: an idempotent acks=all producer, then a group consumer that reads everything.
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { BrokerProcess, REPO_ROOT } from "../src/testing/broker-process.ts";
+import { kafkaLibsDir, missingTools } from "../../harness/tools.ts";
+import { BrokerProcess } from "../src/testing/broker-process.ts";
 
-const cacheDir = join(REPO_ROOT, ".cache");
-const kafkaDir = existsSync(cacheDir) ? readdirSync(cacheDir).find((d) => /^kafka-\d/.test(d)) : undefined;
-const libs = kafkaDir ? join(cacheDir, kafkaDir, "libs") : undefined;
-const javaOk = spawnSync("java", ["-version"], { stdio: "ignore" }).status === 0;
-const present = javaOk && libs !== undefined && existsSync(libs);
-const SKIP_REASON = "java or .cache/kafka-*/libs is missing (npm run setup installs them)";
+const SKIP_REASON = missingTools("java", "kafka");
+const present = SKIP_REASON === undefined;
+const libs = present ? kafkaLibsDir() : undefined;
 
 let broker: BrokerProcess | undefined;
 

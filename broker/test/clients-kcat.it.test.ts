@@ -1,10 +1,11 @@
 // kcat (librdkafka CLI) against the reference broker: metadata, idempotent produce, consume, offsets.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { missingTools } from "../../harness/tools.ts";
 import { BrokerProcess } from "../src/testing/broker-process.ts";
 
-const present = spawnSync("kcat", ["-V"], { stdio: "ignore" }).status === 0;
-const SKIP_REASON = "kcat is not installed (npm run setup installs it)";
+const SKIP_REASON = missingTools("kcat");
+const present = SKIP_REASON === undefined;
 
 let broker: BrokerProcess | undefined;
 
