@@ -16,7 +16,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["{protocol,broker,harness,chaos,scripts}/**/*.test.ts"],
+          include: ["{protocol,broker,harness,chaos,scripts,bench}/**/*.test.ts"],
           exclude: ["**/*.it.test.ts", "**/node_modules/**"],
         },
       },
@@ -24,10 +24,22 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
-          include: ["{protocol,broker,harness,chaos}/**/*.it.test.ts"],
+          include: ["{protocol,broker,harness,chaos}/**/*.it.test.ts", "conformance/self-test/**/*.it.test.ts"],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "conformance",
+          include: ["conformance/**/*.test.ts"],
+          exclude: ["conformance/self-test/**", "**/node_modules/**"],
+          globalSetup: ["conformance/global-setup.ts"],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
     ],

@@ -24,6 +24,7 @@ import {
   spawnManaged,
 } from "../cluster/process-supervisor.ts";
 import type { Address, Cluster, LocalClusterOptions, NodeInfo, TerminateResult } from "../cluster/types.ts";
+import type { PeerAddressFn } from "../faults/fault-plane.ts";
 import { javaBin, kafkaLibsDir } from "../tools.ts";
 
 const execFileAsync = promisify(execFile);
@@ -44,6 +45,16 @@ export interface KafkaClusterOptions extends LocalClusterOptions {
    * shutdown timeout), so the nodes are SIGKILLed.
    */
   gracefulStop?: boolean;
+  /**
+   * Per-link routing (the node-to-node counterpart of `advertise`; FaultPlane.routeLinks() makes one):
+   * decides the address node `from` uses to reach node `to` for replication and controller traffic.
+   * When set, every node gets one `FROM_k` listener per node k (own port each), advertises `FROM_k`
+   * at peerAddress({ from: k, to: self, purpose: "replication" }) and its own `FROM_self` at the direct
+   * port, sets inter.broker.listener.name=FROM_self, and gets its own controller.quorum.voters list
+   * naming peerAddress({ from: self, to: X, purpose: "controller" }) for every other voter X. Called
+   * again on every start attempt. Nodes added later (addNode) are not supported with it yet.
+   */
+  peerAddress?: PeerAddressFn;
 }
 
 interface KafkaNode {
@@ -56,6 +67,12 @@ interface KafkaNode {
   port: number;
   controllerPort?: number;
   advertised: Address;
+  /** With peerAddress: the port of listener FROM_k (connections from node k), per k. */
+  fromPorts?: Map<number, number>;
+  /** With peerAddress: where FROM_k is advertised (the proxy of link k→this node), per k. */
+  fromAdvertised?: Map<number, Address>;
+  /** With peerAddress: this node's own controller.quorum.voters value. */
+  voters?: string;
   rack?: string;
   proc?: ManagedProcess;
   paused: boolean;
@@ -154,14 +171,20 @@ export class KafkaCluster implements Cluster {
     this.clusterId = randomClusterId();
     this.controllerCount = n;
 
-    const free = await allocatePorts(2 * n);
+    const routed = this.options.peerAddress !== undefined;
+    const free = await allocatePorts(2 * n + (routed ? n * n : 0));
     for (let i = 0; i < n; i++) {
       const nodeId = i + 1;
       const port = this.options.ports?.[i] ?? free[2 * i];
       const controllerPort = this.options.controllerPorts?.[i] ?? free[2 * i + 1];
-      this.byId.set(nodeId, await this.newNode(nodeId, ["broker", "controller"], port, controllerPort));
+      const node = await this.newNode(nodeId, ["broker", "controller"], port, controllerPort);
+      if (routed) {
+        node.fromPorts = new Map(Array.from({ length: n }, (_, k) => [k + 1, free[2 * n + i * n + k]]));
+      }
+      this.byId.set(nodeId, node);
     }
     const nodes = [...this.byId.values()];
+    if (routed) await this.routeLinks(nodes);
     for (const node of nodes) this.writeConfig(node);
     await this.formatAll(nodes);
     const t0 = Date.now();
@@ -224,6 +247,36 @@ export class KafkaCluster implements Cluster {
     };
   }
 
+  /**
+   * Asks peerAddress for every directed link: where each node advertises FROM_k (link k→node, for
+   * replication) and each node's own voters list (link node→voter, for controller traffic).
+   */
+  private async routeLinks(nodes: KafkaNode[]): Promise<void> {
+    const peerAddress = this.options.peerAddress!;
+    const voters = nodes.filter((v) => v.roles.includes("controller"));
+    for (const node of nodes) {
+      node.fromAdvertised = new Map();
+      for (const [k, port] of node.fromPorts!) {
+        const upstream = { host: LOOPBACK, port };
+        const address =
+          k === node.nodeId
+            ? upstream
+            : await peerAddress({ from: k, to: node.nodeId, purpose: "replication", upstream });
+        node.fromAdvertised.set(k, { host: address.host, port: address.port });
+      }
+      const entries: string[] = [];
+      for (const voter of voters) {
+        const upstream = { host: LOOPBACK, port: voter.controllerPort! };
+        const address =
+          voter.nodeId === node.nodeId
+            ? upstream
+            : await peerAddress({ from: node.nodeId, to: voter.nodeId, purpose: "controller", upstream });
+        entries.push(`${voter.nodeId}@${address.host}:${address.port}`);
+      }
+      node.voters = entries.join(",");
+    }
+  }
+
   private node(nodeId: number): KafkaNode {
     const node = this.byId.get(nodeId);
     if (!node) {
@@ -242,15 +295,24 @@ export class KafkaCluster implements Cluster {
     const isController = node.roles.includes("controller");
     const listeners = [`PLAINTEXT://${LOOPBACK}:${node.port}`];
     if (isController) listeners.push(`CONTROLLER://${LOOPBACK}:${node.controllerPort}`);
+    const advertised = [`PLAINTEXT://${node.advertised.host}:${node.advertised.port}`];
+    const names = ["PLAINTEXT", "CONTROLLER"];
+    // Per-link routing: one FROM_k listener per node k, advertised at the proxy of link k→node.
+    for (const [k, port] of node.fromPorts ?? []) {
+      const at = node.fromAdvertised?.get(k) ?? { host: LOOPBACK, port };
+      listeners.push(`FROM_${k}://${LOOPBACK}:${port}`);
+      advertised.push(`FROM_${k}://${at.host}:${at.port}`);
+      names.push(`FROM_${k}`);
+    }
     const config: Record<string, string | number | boolean> = {
       "process.roles": node.roles.join(","),
       "node.id": node.nodeId,
-      "controller.quorum.voters": voters,
+      "controller.quorum.voters": node.voters ?? voters,
       "controller.listener.names": "CONTROLLER",
       listeners: listeners.join(","),
-      "advertised.listeners": `PLAINTEXT://${node.advertised.host}:${node.advertised.port}`,
-      "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-      "inter.broker.listener.name": "PLAINTEXT",
+      "advertised.listeners": advertised.join(","),
+      "listener.security.protocol.map": names.map((name) => `${name}:PLAINTEXT`).join(","),
+      "inter.broker.listener.name": node.fromPorts ? `FROM_${node.nodeId}` : "PLAINTEXT",
       "log.dirs": node.dataDir,
       "num.partitions": 1,
       "auto.create.topics.enable": this.options.autoCreateTopics ?? true,
@@ -472,6 +534,11 @@ export class KafkaCluster implements Cluster {
 
   async addNode(): Promise<NodeInfo> {
     if (!this.root) throw new Error("Start the Kafka cluster before adding nodes to it.");
+    if (this.options.peerAddress) {
+      throw new Error(
+        "Adding a node to a Kafka cluster with per-link routing (peerAddress) is not supported yet: every existing broker would need a FROM_<new> listener; start the cluster with all its nodes instead.",
+      );
+    }
     const nodeId = Math.max(...this.byId.keys()) + 1;
     const [port] = await allocatePorts(1);
     const node = await this.newNode(nodeId, ["broker"], port);

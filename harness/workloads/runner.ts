@@ -432,9 +432,14 @@ export class WorkloadRunner {
       this.killNow(w);
     }, this.options.readyTimeoutMs ?? 30_000);
 
+    // The ready bound covers connecting only: once the worker reports ready, its timer must not fire.
+    const markReady = () => {
+      clearTimeout(readyTimer);
+      resolveReady();
+    };
     child.on("message", (message: WorkerMessage) => {
       try {
-        this.onMessage(w, message, resolveReady);
+        this.onMessage(w, message, markReady);
       } catch (err) {
         w.stderrTail += `\n[runner] ${(err as Error).message}`;
       }

@@ -1,0 +1,335 @@
+// One target's benchmark: start the cluster through the harness, then the phases — maximum-rate
+// produce (closed loop), read-back from the beginning, fixed-rate produce, ProducerPerformance — and
+// stop the cluster whatever happens.
+import { randomBytes } from "node:crypto";
+import { cpus } from "node:os";
+import kafkajs from "kafkajs";
+import { type Cluster, createCluster } from "../harness/cluster/index.ts";
+import type { BenchOptions, BenchTarget } from "./args.ts";
+import { runPerfTool } from "./perf-tool.ts";
+import { CpuMeter, round1 } from "./procstat.ts";
+import type { PerfToolFigures, PhaseResult, ReadbackResult, TargetResult } from "./report.ts";
+import { Histogram, summarizeMicros } from "./stats.ts";
+import { monoMs, sleep } from "./workers/clock.ts";
+import { CONSUMER_WORKER, PRODUCER_WORKER, Worker } from "./workers/pool.ts";
+import type { ConsumerResult } from "./workers/protocol.ts";
+
+const { Kafka, logLevel } = kafkajs;
+
+const MB = 1024 * 1024;
+const READY_TIMEOUT_MS = 60_000;
+
+export type Log = (line: string) => void;
+
+/** Creates (does not start) the cluster for a target, with benchmark settings. */
+export function benchCluster(target: BenchTarget, opts: BenchOptions): Cluster {
+  if (target === "kafka") {
+    // Full JIT (not the harness's C1-only fast start-up) and a heap fit for throughput.
+    return createCluster({ target: "kafka", nodes: opts.nodes, fastStartup: false, heap: "1g" });
+  }
+  return createCluster({ target: "reference", nodes: opts.nodes });
+}
+
+/** Closed-loop in-flight bound per producer worker: about 2 MiB of values, 500 to 20000 messages. */
+export function maxInFlightFor(size: number): number {
+  return Math.min(20_000, Math.max(500, Math.ceil((2 * MB) / size)));
+}
+
+function brokerPids(cluster: Cluster): number[] {
+  return cluster.nodes().flatMap((n) => (n.pid !== undefined ? [n.pid] : []));
+}
+
+async function createTopic(
+  bootstrap: string,
+  topic: string,
+  partitions: number,
+  nodes: number,
+): Promise<void> {
+  const admin = new Kafka({
+    clientId: "gauntlet-bench",
+    brokers: bootstrap.split(","),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: partitions, replicationFactor: Math.min(3, nodes) }],
+      waitForLeaders: true,
+      timeout: 30_000,
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function topicMessages(bootstrap: string, topic: string): Promise<number> {
+  const admin = new Kafka({
+    clientId: "gauntlet-bench",
+    brokers: bootstrap.split(","),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((sum, o) => sum + (Number(o.high) - Number(o.low)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const cpuPercent = (cpu: { user: number; system: number }, windowMs: number): number =>
+  windowMs > 0 ? round1(((cpu.user + cpu.system) / 1000 / windowMs) * 100) : 0;
+
+/** A produce phase: producer workers (max or fixed rate) and, optionally, the end-to-end consumer. */
+async function producePhase(
+  cluster: Cluster,
+  opts: BenchOptions,
+  kind: "max" | "fixed",
+  topic: string,
+  totalRate: number,
+  log: Log,
+): Promise<PhaseResult> {
+  const bootstrap = cluster.bootstrapServers();
+  await createTopic(bootstrap, topic, opts.partitions, opts.nodes);
+  const workers: Worker[] = [];
+  try {
+    let e2e: Worker | undefined;
+    if (opts.e2e) {
+      e2e = new Worker("end-to-end consumer", CONSUMER_WORKER);
+      workers.push(e2e);
+      e2e.send({ type: "init", bootstrap, topic, partitions: opts.partitions, mode: "e2e" });
+    }
+    const producers = Array.from({ length: opts.producers }, (_, i) => {
+      const w = new Worker(`producer worker ${i + 1}`, PRODUCER_WORKER);
+      workers.push(w);
+      w.send({
+        type: "init",
+        workerId: i + 1,
+        bootstrap,
+        topic,
+        acks: opts.acks,
+        size: opts.size,
+        lingerMs: opts.lingerMs,
+        maxInFlight: maxInFlightFor(opts.size),
+      });
+      return w;
+    });
+    await Promise.all(workers.map((w) => w.next("ready", READY_TIMEOUT_MS)));
+
+    const startAt = monoMs() + 300;
+    const windowStart = startAt + opts.warmupMs;
+    const windowEnd = windowStart + opts.durationMs;
+    e2e?.send({ type: "window", from: windowStart, to: windowEnd });
+    const perWorkerRate = totalRate / opts.producers;
+    for (const p of producers) {
+      p.send({
+        type: "run",
+        startAt,
+        warmupMs: opts.warmupMs,
+        durationMs: opts.durationMs,
+        rate: perWorkerRate,
+      });
+    }
+    const rateText = kind === "max" ? "maximum rate" : `${Math.round(totalRate)} msg/s`;
+    log(
+      `  ${kind === "max" ? "max" : "fixed-rate"} phase: ${opts.producers} producers at ${rateText}, ${opts.warmupMs / 1000} s warm-up + ${opts.durationMs / 1000} s`,
+    );
+
+    // Broker and machine CPU over exactly the window.
+    let meter: CpuMeter | undefined;
+    let brokerCpu: ReturnType<CpuMeter["stop"]> | undefined;
+    const pids = brokerPids(cluster);
+    const t1 = setTimeout(() => {
+      meter = new CpuMeter(pids);
+    }, windowStart - monoMs());
+    const t2 = setTimeout(() => {
+      brokerCpu = meter?.stop();
+    }, windowEnd - monoMs());
+
+    const timeout = opts.warmupMs + opts.durationMs + 120_000;
+    const results = await Promise.all(producers.map((p) => p.next("produced", timeout)));
+    clearTimeout(t1);
+    clearTimeout(t2);
+    brokerCpu ??= meter?.stop();
+
+    const totalDelivered = results.reduce((s, r) => s + r.totalDelivered, 0);
+    let e2eResult: ConsumerResult | undefined;
+    if (e2e) {
+      e2e.send({ type: "stop", expected: totalDelivered });
+      e2eResult = await e2e.next("consumed", 60_000);
+    }
+
+    const latency = new Histogram();
+    for (const r of results) latency.merge(r.latency);
+    const windowMs = results.reduce((s, r) => s + r.windowMs, 0) / results.length;
+    const messages = results.reduce((s, r) => s + r.delivered, 0);
+    const produced = results.reduce((s, r) => s + r.produced, 0);
+    const errors = results.reduce((s, r) => s + r.errors, 0);
+    const perWorkerPercent = results.map((r) => cpuPercent(r.cpu, r.windowMs));
+    const msgPerSec = (messages * 1000) / windowMs;
+    const phase: PhaseResult = {
+      kind,
+      topic,
+      ...(kind === "fixed" ? { requestedRate: Math.round(totalRate) } : {}),
+      producers: opts.producers,
+      windowMs: Math.round(windowMs),
+      messages,
+      msgPerSec: Math.round(msgPerSec),
+      mbPerSec: Math.round(((msgPerSec * opts.size) / MB) * 100) / 100,
+      producedPerSec: Math.round((produced * 1000) / windowMs),
+      errors,
+      firstError: results.find((r) => r.firstError)?.firstError,
+      produceLatencyMs: summarizeMicros(latency),
+      generatorCpu: {
+        perWorkerPercent,
+        totalPercent: round1(perWorkerPercent.reduce((a, b) => a + b, 0)),
+      },
+      brokerCpuPercent: brokerCpu?.processPercent,
+      machineBusyPercent: brokerCpu?.machineBusyPercent,
+    };
+    if (e2eResult) {
+      phase.e2eLatencyMs = summarizeMicros(Histogram.from(e2eResult.latency));
+      phase.e2eConsumerCpuPercent = cpuPercent(e2eResult.cpu, opts.durationMs);
+    }
+    if (phase.machineBusyPercent !== undefined && phase.brokerCpuPercent !== undefined) {
+      // What the rest of the (shared) machine used meanwhile: the noise to judge the figures by.
+      const ours =
+        phase.brokerCpuPercent + phase.generatorCpu.totalPercent + (phase.e2eConsumerCpuPercent ?? 0);
+      phase.otherCpuPercent = Math.max(0, round1(phase.machineBusyPercent * cpus().length - ours));
+    }
+    log(
+      `    ${phase.msgPerSec} msg/s, ${phase.mbPerSec} MB/s, produce p50 ${phase.produceLatencyMs.p50} ms, p99 ${phase.produceLatencyMs.p99} ms` +
+        (phase.e2eLatencyMs ? `, end-to-end p99 ${phase.e2eLatencyMs.p99} ms` : "") +
+        `; generator CPU ${perWorkerPercent.map((p) => `${p}%`).join(" + ")}${phase.e2eConsumerCpuPercent !== undefined ? `, e2e consumer CPU ${phase.e2eConsumerCpuPercent}%` : ""}, broker CPU ${phase.brokerCpuPercent ?? "?"}%, machine busy ${phase.machineBusyPercent ?? "?"}% (others ${phase.otherCpuPercent ?? "?"}% of a core)` +
+        (errors ? `; ${errors} errors (${phase.firstError})` : ""),
+    );
+    return phase;
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+  }
+}
+
+/** Reads a topic from the beginning with one consumer worker and times it. */
+async function readback(
+  cluster: Cluster,
+  opts: BenchOptions,
+  topic: string,
+  log: Log,
+): Promise<ReadbackResult> {
+  const bootstrap = cluster.bootstrapServers();
+  const expected = await topicMessages(bootstrap, topic);
+  const w = new Worker("read-back consumer", CONSUMER_WORKER);
+  try {
+    const meter = new CpuMeter(brokerPids(cluster));
+    w.send({ type: "init", bootstrap, topic, partitions: opts.partitions, mode: "readback", expected });
+    await w.next("ready", READY_TIMEOUT_MS);
+    // Bounded: a generous 20 s plus 2 µs per expected byte... in practice a few seconds.
+    const r = await w.next("consumed", 120_000 + (expected * opts.size) / 500);
+    const broker = meter.stop();
+    const seconds = r.elapsedMs / 1000;
+    const result: ReadbackResult = {
+      topic,
+      messages: r.messages,
+      bytes: r.bytes,
+      elapsedMs: Math.round(r.elapsedMs),
+      totalMs: Math.round(r.totalMs),
+      msgPerSec: seconds > 0 ? Math.round(r.messages / seconds) : 0,
+      mbPerSec: seconds > 0 ? Math.round((r.bytes / MB / seconds) * 100) / 100 : 0,
+      consumerCpuPercent: cpuPercent(r.cpu, r.totalMs),
+      brokerCpuPercent: broker.processPercent,
+      errors: r.errors,
+      firstError: r.firstError,
+    };
+    if (r.messages < expected) {
+      result.errors++;
+      result.firstError ??= `read ${r.messages} of ${expected} messages`;
+    }
+    log(
+      `  read-back: ${result.messages} messages in ${result.elapsedMs} ms: ${result.msgPerSec} msg/s, ${result.mbPerSec} MB/s (consumer CPU ${result.consumerCpuPercent}%, broker CPU ${result.brokerCpuPercent ?? "?"}%)`,
+    );
+    return result;
+  } finally {
+    await w.close();
+  }
+}
+
+export interface RunContext {
+  /** Kafka's maximum rate measured earlier in this run (for --rate-fraction). */
+  kafkaMaxRate?: number;
+  log: Log;
+}
+
+/** Runs every phase against one target; never throws (a failure is recorded in `error`). */
+export async function runTarget(
+  target: BenchTarget,
+  cluster: Cluster,
+  opts: BenchOptions,
+  ctx: RunContext,
+): Promise<TargetResult> {
+  const { log } = ctx;
+  const result: TargetResult = { target, nodes: opts.nodes };
+  const prefix = `bench-${randomBytes(3).toString("hex")}`;
+  try {
+    log(`${target}: starting ${opts.nodes} node(s)`);
+    const t0 = Date.now();
+    await cluster.start();
+    result.startupMs = Date.now() - t0;
+    log(`${target}: ready in ${(result.startupMs / 1000).toFixed(1)} s at ${cluster.bootstrapServers()}`);
+
+    if (opts.rate === undefined) {
+      result.max = await producePhase(cluster, opts, "max", `${prefix}-max`, 0, log);
+      result.readback = await readback(cluster, opts, `${prefix}-max`, log);
+    }
+    let fixedRate: number | undefined = opts.rate;
+    if (opts.rateFraction !== undefined) {
+      const base = ctx.kafkaMaxRate ?? result.max?.msgPerSec;
+      if (base) fixedRate = Math.max(1, Math.round(base * opts.rateFraction));
+    }
+    if (fixedRate !== undefined) {
+      result.fixed = await producePhase(cluster, opts, "fixed", `${prefix}-fixed`, fixedRate, log);
+      if (!result.readback) result.readback = await readback(cluster, opts, `${prefix}-fixed`, log);
+    }
+    if (opts.perfTool) {
+      const rate = result.max?.msgPerSec ?? fixedRate ?? 10_000;
+      const records =
+        opts.perfRecords ??
+        Math.min(5_000_000, Math.max(10_000, Math.round((rate * opts.durationMs) / 1000)));
+      const topic = `${prefix}-perf`;
+      await createTopic(cluster.bootstrapServers(), topic, opts.partitions, opts.nodes);
+      log(`  ProducerPerformance: ${records} records of ${opts.size} bytes, acks=${opts.acks}`);
+      const meter = new CpuMeter(brokerPids(cluster));
+      const run = await runPerfTool({
+        bootstrap: cluster.bootstrapServers(),
+        topic,
+        records,
+        recordSize: opts.size,
+        acks: opts.acks,
+        lingerMs: opts.lingerMs,
+      });
+      const figures: PerfToolFigures = {
+        topic,
+        records,
+        ...run,
+        brokerCpuPercent: meter.stop().processPercent,
+      };
+      result.perfTool = figures;
+      const s = run.summary;
+      log(
+        s
+          ? `    ${Math.round(s.recordsPerSec)} records/s, ${s.mbPerSec} MB/s, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, p99.9 ${s.p999Ms} ms`
+          : `    ${run.error}`,
+      );
+    }
+  } catch (err) {
+    result.error = err instanceof Error ? err.message : String(err);
+    log(`${target}: FAILED: ${result.error}`);
+  } finally {
+    try {
+      await cluster.stop();
+    } catch (err) {
+      log(`${target}: stopping the cluster failed: ${(err as Error).message}`);
+    }
+    await sleep(0);
+  }
+  return result;
+}
