@@ -1,0 +1,16 @@
+// vitest's JUnit reporter writing reports/junit/conformance-<target>.xml (the root config's junit
+// reporter options would otherwise win over a command-line --outputFile).
+import { join } from "node:path";
+import { JUnitReporter } from "vitest/reporters";
+import { REPO_ROOT } from "../harness/tools.ts";
+import { ENV } from "./config.ts";
+
+export function junitPath(target: string): string {
+  return join(REPO_ROOT, "reports", "junit", `conformance-${target}.xml`);
+}
+
+export default class ConformanceJUnitReporter extends JUnitReporter {
+  constructor() {
+    super({ outputFile: junitPath(process.env[ENV.target] ?? "reference"), suiteName: "conformance" });
+  }
+}

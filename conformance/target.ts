@@ -1,0 +1,68 @@
+// Starts (or, for external targets, just checks) the cluster a conformance run is judged against.
+// Used by the CLI (`npm run conformance`) and by the vitest global setup when vitest runs on its own.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Cluster, createCluster } from "../harness/cluster/index.ts";
+import { KAFKA_VERSION } from "../harness/targets/kafka-version.ts";
+import { REPO_ROOT } from "../harness/tools.ts";
+import { type ConformanceTarget, defaultNodes } from "./config.ts";
+import { type ControlServer, startControlServer } from "./control.ts";
+
+export interface StartedTarget {
+  cluster: Cluster;
+  target: ConformanceTarget;
+  bootstrap: string;
+  nodes: number;
+  controlUrl?: string;
+  brokerVersion: string;
+  startMs: number;
+  stop(): Promise<void>;
+}
+
+function referenceVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version?: string };
+    return `gauntlet-reference ${pkg.version ?? "dev"}`;
+  } catch {
+    return "gauntlet-reference";
+  }
+}
+
+export async function startTarget(opts: {
+  target: ConformanceTarget;
+  nodes?: number;
+  bootstrap?: string;
+  brokerVersion?: string;
+}): Promise<StartedTarget> {
+  const t0 = Date.now();
+  let cluster: Cluster;
+  if (opts.target === "external") {
+    if (!opts.bootstrap) throw new Error("The external target needs --bootstrap host:port,...");
+    cluster = createCluster({ target: "external", bootstrapServers: opts.bootstrap });
+  } else {
+    cluster = createCluster({ target: opts.target, nodes: opts.nodes ?? defaultNodes(opts.target) });
+  }
+  await cluster.start();
+  let control: ControlServer | undefined;
+  if (opts.target !== "external") control = await startControlServer(cluster);
+  const nodes = cluster.nodes().length;
+  return {
+    cluster,
+    target: opts.target,
+    bootstrap: cluster.bootstrapServers(),
+    nodes,
+    controlUrl: control?.url,
+    brokerVersion:
+      opts.brokerVersion ??
+      (opts.target === "kafka"
+        ? `Apache Kafka ${KAFKA_VERSION}`
+        : opts.target === "reference"
+          ? referenceVersion()
+          : "unknown (external)"),
+    startMs: Date.now() - t0,
+    async stop() {
+      await control?.close();
+      await cluster.stop();
+    },
+  };
+}
