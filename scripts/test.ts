@@ -1,7 +1,7 @@
 #!/usr/bin/env tsx
 // `npm test`: lint, typecheck, codec drift check, then every vitest project. Ends with the plain
 // line `N passed, N failed` summed over all runners, which CI reads.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { $, chalk } from "zx";
 
 $.verbose = false;
@@ -52,6 +52,34 @@ if (existsSync(summaryPath)) {
 } else {
   failed++;
   console.log("vitest wrote no summary: counting the run as failed");
+}
+
+// The conformance suite against real Apache Kafka (which defines "correct") and against the reference
+// broker. GAUNTLET_TEST_CONFORMANCE lists `target[:nodes]` runs; "none" skips them.
+const conformanceRuns = (process.env.GAUNTLET_TEST_CONFORMANCE ?? "kafka:3,reference")
+  .split(",")
+  .filter((r) => r && r !== "none");
+for (const run of conformanceRuns) {
+  const [target, nodes] = run.split(":");
+  const args = ["--target", target, ...(nodes ? ["--nodes", nodes] : [])];
+  const summary = `reports/summary/conformance-${target}.json`;
+  rmSync(summary, { force: true });
+  const t0 = Date.now();
+  const r = await $({
+    stdio: ["ignore", "inherit", "inherit"],
+    nothrow: true,
+  })`npx tsx conformance/cli.ts ${args}`;
+  steps.push({ name: `conformance ${run}`, ok: r.exitCode === 0, ms: Date.now() - t0 });
+  if (existsSync(summary)) {
+    const c = JSON.parse(readFileSync(summary, "utf8"));
+    passed += c.passed ?? 0;
+    failed += c.failed ?? 0;
+    skipped += c.skipped ?? 0;
+    if (r.exitCode !== 0 && (c.failed ?? 0) === 0) failed++;
+  } else {
+    failed++;
+    console.log(`conformance ${run} wrote no summary: counting the run as failed`);
+  }
 }
 
 console.log(
