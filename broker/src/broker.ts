@@ -7,11 +7,14 @@
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
+import { ERROR_CODES } from "../../protocol/error-codes.ts";
+import { apis } from "../../protocol/generated/index.ts";
 import { AdminServer } from "./admin-server.ts";
 import { apiVersions, unsupportedApiVersionsResponse } from "./apis/api-versions.ts";
+import { buildErrorResponse } from "./apis/error-response.ts";
 import { ALL_HANDLERS } from "./apis/index.ts";
 import { stripResponse } from "./apis/strip.ts";
-import type { RequestContext } from "./apis/types.ts";
+import type { ApiHandler, RequestContext } from "./apis/types.ts";
 import type { BrokerSettings } from "./config.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { GroupsBridge } from "./groups-bridge.ts";
@@ -25,6 +28,9 @@ import { TopicManager } from "./state/topics.ts";
 /** Producer ids are reserved in blocks persisted ahead of use, so a restart never hands one out twice. */
 const PRODUCER_ID_BLOCK = 1000n;
 const RETENTION_CHECK_MS = 30_000;
+/** Kafka's UnknownServerException message for an unexpected failure while handling a request. */
+const UNKNOWN_SERVER_ERROR_MESSAGE =
+  "The server experienced an unexpected error when processing the request.";
 
 export class Broker implements FrameHandler {
   readonly metrics: BrokerMetrics;
@@ -165,7 +171,13 @@ export class Broker implements FrameHandler {
       response = await handler.handle(ctx, request);
     } catch (e) {
       this.metrics.requestErrors.inc({ api: handler.api.name });
-      throw e;
+      // A handler asking to close the connection (Produce acks=0 failures) gets its way.
+      if (e instanceof CloseConnection) throw e;
+      // Kafka answers a request whose handling failed with the API's error response
+      // (UNKNOWN_SERVER_ERROR) and keeps the connection; acks=0 produce requests get no response,
+      // so, as in Kafka, their connection is closed instead.
+      response = this.errorResponse(ctx, handler, request, e);
+      if (response === undefined) throw e;
     }
     this.metrics.requests.inc({ api: handler.api.name, version: String(version) });
     this.metrics.requestLatency.observe({ api: handler.api.name }, (performance.now() - started) / 1000);
@@ -177,6 +189,32 @@ export class Broker implements FrameHandler {
       // Our bug, not the client's: report it as such (the connection is closed either way).
       throw new Error(`cannot encode ${handler.api.name} v${version} response: ${(e as Error).message}`);
     }
+  }
+
+  /** The API's error response for a request whose handler threw, or undefined when there is none. */
+  private errorResponse(ctx: RequestContext, handler: ApiHandler, request: unknown, e: unknown): unknown {
+    const api = handler.api;
+    if (api.apiKey === apis.Produce.apiKey && (request as { acks?: number }).acks === 0) return undefined;
+    let response: unknown;
+    try {
+      response = buildErrorResponse(
+        api,
+        request,
+        ctx.apiVersion,
+        ERROR_CODES.UNKNOWN_SERVER_ERROR,
+        UNKNOWN_SERVER_ERROR_MESSAGE,
+      );
+    } catch (buildError) {
+      ctx.log.error({ err: buildError, api: api.name }, "cannot build an error response");
+      return undefined;
+    }
+    if (response !== undefined) {
+      ctx.log.error(
+        { err: e, api: api.name, version: ctx.apiVersion, correlationId: ctx.correlationId },
+        "request failed unexpectedly; answering UNKNOWN_SERVER_ERROR",
+      );
+    }
+    return response;
   }
 
   /** Allocates a producer id, reserving a new persisted block when the current one is used up. */

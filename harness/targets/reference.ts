@@ -16,6 +16,51 @@ import { REPO_ROOT } from "../tools.ts";
 
 export const REFERENCE_BROKER_MAIN = join(REPO_ROOT, "broker", "src", "main.ts");
 
+/**
+ * Kafka broker configs the reference broker understands, and its flag for each. `options.config`
+ * may use these Kafka names (as with the kafka target) or the broker's own setting names (camelCase,
+ * as in its --config file).
+ */
+const KAFKA_CONFIG_FLAGS: Record<string, string> = {
+  "group.initial.rebalance.delay.ms": "--group-initial-rebalance-delay-ms",
+  "num.partitions": "--num-partitions",
+  "auto.create.topics.enable": "--auto-create-topics",
+  "socket.request.max.bytes": "--max-frame-bytes",
+  "broker.rack": "--rack",
+};
+const SETTING_FLAGS: Record<string, string> = {
+  groupInitialRebalanceDelayMs: "--group-initial-rebalance-delay-ms",
+  numPartitions: "--num-partitions",
+  autoCreateTopics: "--auto-create-topics",
+  maxFrameBytes: "--max-frame-bytes",
+  rack: "--rack",
+  flush: "--flush",
+  logLevel: "--log-level",
+  shutdownTimeoutMs: "--shutdown-timeout-ms",
+  maxFetchWaitMs: "--max-fetch-wait-ms",
+};
+
+/**
+ * The broker flags for the harness defaults and `config`: group.initial.rebalance.delay.ms is 0 (as
+ * the kafka target sets it) so group joins do not wait 3 s; entries of `config` override defaults.
+ * Kafka configs without a reference-broker equivalent are ignored; unknown setting names throw.
+ */
+export function referenceConfigArgs(config: Record<string, string | number | boolean> = {}): string[] {
+  const flags = new Map<string, string>([["--group-initial-rebalance-delay-ms", "0"]]);
+  for (const [key, value] of Object.entries(config)) {
+    const flag = KAFKA_CONFIG_FLAGS[key] ?? SETTING_FLAGS[key];
+    // Other Kafka configs (dotted names such as broker.session.timeout.ms, which scenarios pass to
+    // every target) tune machinery the single-node reference broker does not have: ignored.
+    if (!flag && key.includes(".")) continue;
+    if (!flag) {
+      const known = [...Object.keys(KAFKA_CONFIG_FLAGS), ...Object.keys(SETTING_FLAGS)].join(", ");
+      throw new Error(`The reference broker does not support the config "${key}" (supported: ${known}).`);
+    }
+    flags.set(flag, String(value));
+  }
+  return [...flags].flat();
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function tailOf(file: string, lines: number): string {
@@ -102,6 +147,7 @@ export class ReferenceCluster implements Cluster {
       "--auto-create-topics",
       String(this.options.autoCreateTopics ?? true),
       ...(node.rack ? ["--rack", node.rack] : []),
+      ...referenceConfigArgs(this.options.config),
     ];
     this.paused = false;
     this.proc = await spawnManaged({

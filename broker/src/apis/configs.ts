@@ -1,6 +1,7 @@
 /**
- * DescribeConfigs (key 32) and IncrementalAlterConfigs (key 44) for TOPIC resources (the configs in
- * state/topic-config.ts, persisted with the topic) and, read-only, the BROKER resource.
+ * DescribeConfigs (key 32), AlterConfigs (key 33, the legacy full-replacement API) and
+ * IncrementalAlterConfigs (key 44) for TOPIC resources (the configs in state/topic-config.ts,
+ * persisted with the topic) and, read-only, the BROKER resource.
  */
 
 import type {
@@ -9,6 +10,7 @@ import type {
 } from "../../../protocol/generated/describe-configs-response.ts";
 import type { AlterConfigsResourceResponse } from "../../../protocol/generated/incremental-alter-configs-response.ts";
 import {
+  type AlterConfigsResponse,
   apis,
   type DescribeConfigsResponse,
   type IncrementalAlterConfigsResponse,
@@ -232,6 +234,90 @@ export const incrementalAlterConfigs = defineHandler(
         const validated = validateTopicConfigs(
           Object.entries(next).map(([name, value]) => ({ name, value })),
         );
+        if (!validated.ok) {
+          fail(validated.error, validated.message);
+          continue;
+        }
+        if (!req.validateOnly) {
+          try {
+            await topics.setConfigs(res.resourceName, validated.configs);
+          } catch (e) {
+            ctx.log.error({ err: e }, "config change failed");
+            fail("UNKNOWN_SERVER_ERROR", (e as Error).message);
+          }
+        }
+      }
+    });
+    return { throttleTimeMs: 0, responses };
+  },
+);
+
+/**
+ * AlterConfigs (key 33), the legacy non-incremental API: the configs listed become the resource's
+ * complete set of overrides; every override not listed reverts to its default (Kafka's
+ * legacyAlterConfigs). Errors are per resource; validateOnly checks without applying.
+ */
+export const alterConfigs = defineHandler(
+  apis.AlterConfigs,
+  0,
+  2,
+  async (ctx, req): Promise<AlterConfigsResponse> => {
+    const topics = ctx.broker.topics;
+    const seen = new Map<string, number>();
+    for (const r of req.resources) {
+      const k = `${r.resourceType}\u0000${r.resourceName}`;
+      seen.set(k, (seen.get(k) ?? 0) + 1);
+    }
+    const responses: AlterConfigsResourceResponse[] = [];
+    await topics.adminMutex.run(async () => {
+      for (const res of req.resources) {
+        const out: AlterConfigsResourceResponse = {
+          errorCode: 0,
+          errorMessage: null,
+          resourceType: res.resourceType,
+          resourceName: res.resourceName,
+        };
+        responses.push(out);
+        const fail = (name: Parameters<typeof code>[0], message: string): void => {
+          out.errorCode = code(name);
+          out.errorMessage = message;
+        };
+        if (seen.get(`${res.resourceType}\u0000${res.resourceName}`)! > 1) {
+          fail("INVALID_REQUEST", "Error due to duplicate resource in the request");
+          continue;
+        }
+        if (res.resourceType === RESOURCE_BROKER) {
+          fail("INVALID_REQUEST", "This broker does not support dynamic broker configs");
+          continue;
+        }
+        if (res.resourceType !== RESOURCE_TOPIC) {
+          fail("INVALID_REQUEST", `Unsupported resource type ${res.resourceType}`);
+          continue;
+        }
+        const bad = invalidTopicName(res.resourceName);
+        if (bad) {
+          fail("INVALID_TOPIC_EXCEPTION", bad);
+          continue;
+        }
+        const rt = topics.get(res.resourceName);
+        if (!rt) {
+          fail("UNKNOWN_TOPIC_OR_PARTITION", `Topic ${res.resourceName} does not exist.`);
+          continue;
+        }
+        // A later entry for the same name wins, as in Kafka's map of the request's configs.
+        const next = new Map<string, string | null>();
+        for (const c of res.configs) next.set(c.name, c.value);
+        const nulls = [...next].filter(([, value]) => value === null).map(([name]) => name);
+        const unknown = [...next.keys()].find((name) => !TOPIC_CONFIGS.has(name));
+        if (unknown !== undefined) {
+          fail("INVALID_CONFIG", `Unknown topic config name: ${unknown}`);
+          continue;
+        }
+        if (nulls.length > 0) {
+          fail("INVALID_CONFIG", `Null value not supported for topic configs: ${nulls.join(",")}`);
+          continue;
+        }
+        const validated = validateTopicConfigs([...next].map(([name, value]) => ({ name, value })));
         if (!validated.ok) {
           fail(validated.error, validated.message);
           continue;

@@ -1,6 +1,6 @@
 /** The dispatcher table: every API this broker implements, one module each. */
 import { apiVersions } from "./api-versions.ts";
-import { describeConfigs, incrementalAlterConfigs } from "./configs.ts";
+import { alterConfigs, describeConfigs, incrementalAlterConfigs } from "./configs.ts";
 import { createPartitions } from "./create-partitions.ts";
 import { createTopics } from "./create-topics.ts";
 import { deleteGroups } from "./delete-groups.ts";
@@ -37,6 +37,7 @@ export const ALL_HANDLERS: ApiHandler[] = [
   deleteRecords,
   initProducerId,
   describeConfigs,
+  alterConfigs,
   createPartitions,
   incrementalAlterConfigs,
   describeCluster,

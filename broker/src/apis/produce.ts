@@ -165,11 +165,16 @@ async function producePartition(
   const pre = precheck(ctx, pd.records, Number(effectiveConfig(configs, "max.message.bytes")));
   if (!pre.ok) return pre.outcome;
   const header = pre.header;
-  const minIsr = Number(effectiveConfig(configs, "min.insync.replicas"));
-  if (acks === -1 && minIsr > 1) {
+  // Kafka 4.x (Partition.appendRecordsToLeader): the effective minimum ISR is min.insync.replicas
+  // capped at the partition's replica count, and acks=all fails only when the ISR is below it. This
+  // node is every partition's sole replica and its ISR.
+  const replicas = [ctx.broker.nodeId];
+  const isr = replicas;
+  const minIsr = Math.min(Number(effectiveConfig(configs, "min.insync.replicas")), replicas.length);
+  if (acks === -1 && isr.length < minIsr) {
     return fail(
       "NOT_ENOUGH_REPLICAS",
-      `The size of the current ISR Set(${ctx.broker.nodeId}) is insufficient to satisfy the min.isr requirement of ${minIsr} for partition ${topic}-${pd.index}`,
+      `The size of the current ISR : ${isr.length} is insufficient to satisfy the min.isr requirement of ${minIsr} for partition ${topic}-${pd.index}, live replica(s) broker.id are : [${isr.join(", ")}]`,
     );
   }
   const logAppendTimeType = effectiveConfig(configs, "message.timestamp.type") === "LogAppendTime";
