@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, w
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { $, chalk } from "zx";
+import { DOCKERD_LOG, engineDetails, startDockerd } from "../harness/docker/engine.ts";
 import { KAFKA_SCALA_VERSION, KAFKA_VERSION } from "../harness/targets/kafka-version.ts";
 import {
   CACHE_BIN_DIR,
@@ -316,8 +317,31 @@ const rdkafkaZstd: Component = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// 5. A Docker engine for the docker backend (harness/docker/): Debian's docker.io, and dockerd
+//    started in the background when no engine answers. It keeps running after setup, like a service.
 
-const components = [kafka, toxiproxy, kcat, rdkafkaZstd];
+const docker: Component = {
+  name: "Docker engine",
+  required: true,
+  fix: "install Debian's docker.io (`apt-get install -y docker.io`) and start dockerd (see harness/docker/README.md), then run `npm run setup` again.",
+  async present() {
+    return engineDetails();
+  },
+  async install() {
+    if (!which("dockerd") && !existsSync("/usr/sbin/dockerd")) await aptInstall(["docker.io"]);
+    progress(`starting dockerd (log ${displayPath(DOCKERD_LOG)})`);
+    try {
+      await startDockerd();
+    } catch (err) {
+      const [first, ...rest] = (err as Error).message.split("\n");
+      throw new StepError(first, rest.join("\n"));
+    }
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+
+const components = [kafka, toxiproxy, kcat, rdkafkaZstd, docker];
 const width = Math.max(...components.map((c) => c.name.length)) + 2;
 let failures = 0;
 const started = Date.now();

@@ -1,5 +1,6 @@
 // createCluster(): the one way tests, scenarios and the CLI get a Cluster, whatever the target.
 import { existsSync } from "node:fs";
+import { DockerCluster } from "../docker/cluster.ts";
 import { ExternalCluster } from "../targets/external.ts";
 import { KafkaCluster, type KafkaClusterOptions } from "../targets/kafka.ts";
 import { REFERENCE_BROKER_MAIN, ReferenceCluster } from "../targets/reference.ts";
@@ -19,9 +20,13 @@ export type {
 export { TARGET_NAMES } from "./types.ts";
 export { REFERENCE_BROKER_MAIN };
 
+/** Where the nodes run: local processes (default) or Docker containers (harness/docker/). */
+export type BackendName = "process" | "docker";
+export const BACKEND_NAMES: readonly BackendName[] = ["process", "docker"];
+
 export type CreateClusterOptions =
-  | ({ target: "kafka" } & KafkaClusterOptions)
-  | ({ target: "reference" } & LocalClusterOptions)
+  | ({ target: "kafka"; backend?: BackendName } & KafkaClusterOptions)
+  | ({ target: "reference"; backend?: BackendName } & LocalClusterOptions)
   | { target: "external"; bootstrapServers: string };
 
 export function isTargetName(name: string): name is TargetName {
@@ -31,9 +36,17 @@ export function isTargetName(name: string): name is TargetName {
 /** Creates (does not start) a cluster of the given target. */
 export function createCluster(options: CreateClusterOptions): Cluster {
   const target = (options as { target: string }).target;
+  const backend = (options as { backend?: string }).backend ?? "process";
+  if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
+    throw new Error(`Unknown backend "${backend}": valid backends are ${BACKEND_NAMES.join(", ")}.`);
+  }
+  if (backend === "docker" && (options.target === "kafka" || options.target === "reference")) {
+    const { backend: _, ...rest } = options;
+    return new DockerCluster(rest);
+  }
   switch (options.target) {
     case "kafka": {
-      const { target: _, ...rest } = options;
+      const { target: _, backend: __, ...rest } = options;
       return new KafkaCluster(rest);
     }
     case "reference": {
@@ -42,7 +55,7 @@ export function createCluster(options: CreateClusterOptions): Cluster {
           "The reference target is not implemented yet: the reference broker (broker/src/main.ts) is still being built; use --target kafka.",
         );
       }
-      const { target: _, ...rest } = options;
+      const { target: _, backend: __, ...rest } = options;
       return new ReferenceCluster(rest);
     }
     case "external":
