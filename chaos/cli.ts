@@ -2,9 +2,11 @@
 //  [--nodes N] [--rounds N] [--bootstrap-servers host:port,...]` runs one scenario and writes its summary;
 // `npm run chaos -- --list` lists the scenarios. Bad input is one sentence and exit code 2; a failed
 // verdict exits 1, passed and not applicable exit 0.
+import { join } from "node:path";
 import { isTargetName } from "../harness/cluster/index.ts";
 import { TARGET_NAMES, type TargetName } from "../harness/cluster/types.ts";
 import { parseSeed } from "../harness/seed.ts";
+import { REPO_ROOT } from "../harness/tools.ts";
 import { type RunOptions, runScenario } from "./runner.ts";
 import { parseDuration } from "./scenario.ts";
 import { findScenario, SCENARIOS } from "./scenarios/index.ts";
@@ -125,7 +127,11 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const summary = await runScenario(parsed.options);
+  // The CLI writes its Allure result directly (vitest runs get theirs from allure-vitest).
+  const summary = await runScenario({
+    ...parsed.options,
+    allureResultsDir: join(REPO_ROOT, "reports", "allure-results"),
+  });
   return summary.verdict === "failed" ? 1 : 0;
 }
 

@@ -13,7 +13,7 @@
 // reports/summary/chaos-<scenario>-<target>.json and reports/histories/chaos-<scenario>-<target>.jsonl.
 // Everything started here is stopped in `finally`; Ctrl-C runs the supervisor's shutdown hooks (cluster
 // stop, plane close, worker kill), so nothing outlives the run either way.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { checkHistory } from "../harness/checker/check.ts";
 import type { CheckerReport } from "../harness/checker/types.ts";
@@ -28,14 +28,17 @@ import { newSeed, SeededRandom } from "../harness/seed.ts";
 import { REPO_ROOT } from "../harness/tools.ts";
 import { WorkloadRunner } from "../harness/workloads/runner.ts";
 import type { WorkloadSpec } from "../harness/workloads/types.ts";
+import { type ReportAttachment, writeAllureResult, writeJunit } from "./report.ts";
 import {
   type Applicability,
+  type FaultAction,
   formatDuration,
   notApplicable,
   type Scenario,
   type ScenarioContext,
   type ScenarioExpectations,
 } from "./scenario.ts";
+import { timelineSvg } from "./timeline.ts";
 
 export const PHASES = ["warmup", "steady", "inject", "heal", "recovery", "drain", "check"] as const;
 export type PhaseName = (typeof PHASES)[number];
@@ -69,6 +72,11 @@ export interface RunOptions {
   progress?: boolean;
   /** Where lines go (default stderr). */
   write?: (line: string) => void;
+  /**
+   * Also write an Allure result of the run into this directory (the CLI passes reports/allure-results;
+   * vitest wrapper tests leave it out and attach the artifacts through allure-js-commons instead).
+   */
+  allureResultsDir?: string;
 }
 
 export interface PhaseRecord {
@@ -92,6 +100,33 @@ export interface LatencyStats {
   p99: number;
 }
 
+/** One planned fault action, as the schedule made it from the seed (before anything ran). */
+export interface PlannedFault {
+  kind: string;
+  delayMs: number;
+  holdMs: number;
+  plan: string;
+}
+
+/** Latency of the sends acknowledged while one fault was in effect (inject to heal). */
+export interface FaultLatency extends LatencyStats {
+  kind: string;
+  start: string;
+  end: string;
+  /** Sends that failed or ended indeterminate in the window. */
+  errors: number;
+}
+
+/** Files written next to the summary (relative to the repository root). */
+export interface RunArtifacts {
+  history?: string;
+  checker?: string;
+  timeline?: string;
+  junit?: string;
+  /** node id → the tail of its log, captured before the cluster stopped. */
+  logs: Record<string, string>;
+}
+
 export interface ChaosSummary {
   scenario: string;
   description: string;
@@ -108,17 +143,22 @@ export interface ChaosSummary {
   durationMs: number;
   setupMs: number;
   phases: PhaseRecord[];
+  /** The fault schedule planned from the seed (same seed, same schedule), whether or not it all ran. */
+  schedule: PlannedFault[];
   faults: FaultRecord[];
   counts: CheckerReport["counts"] | Record<string, never>;
   longestStallMs: number | null;
   /** Time from the end of the heal phase until the cluster was fully replicated and acknowledging again. */
   recoveryMs: number | null;
   latency: Record<string, LatencyStats>;
+  /** Per executed fault: latency and errors of the sends completed while it was in effect. */
+  faultLatency: FaultLatency[];
   verdict: Verdict;
   reasons: string[];
   /** Relative to the repository root. */
   history: string | null;
   replay: string;
+  artifacts: RunArtifacts;
 }
 
 export interface Judgement {
@@ -163,6 +203,17 @@ export function judge(
   if (c.duplicated > expectations.maxDuplicates && !report.failures.includes("duplicated")) {
     reasons.push(`duplicated: ${c.duplicated} (allowed: ${expectations.maxDuplicates})`);
   }
+  if (expectations.maxFailedSends !== undefined && c.failedSends > expectations.maxFailedSends) {
+    reasons.push(`failed sends: ${c.failedSends} (allowed: ${expectations.maxFailedSends})`);
+  }
+  if (
+    expectations.maxIndeterminateSends !== undefined &&
+    c.indeterminateSends > expectations.maxIndeterminateSends
+  ) {
+    reasons.push(
+      `indeterminate sends: ${c.indeterminateSends} (allowed: ${expectations.maxIndeterminateSends})`,
+    );
+  }
   if (c.acknowledged === 0)
     reasons.push("no send was acknowledged: the workload never ran against the cluster");
   if (observed.recoveryMs === null) {
@@ -202,11 +253,65 @@ export function reportPaths(
   scenario: string,
   target: string,
   reportsDir = join(REPO_ROOT, "reports"),
-): { summary: string; history: string } {
+): { summary: string; history: string; checker: string; timeline: string; logs: string } {
+  const base = `chaos-${scenario}-${target}`;
   return {
-    summary: join(reportsDir, "summary", `chaos-${scenario}-${target}.json`),
-    history: join(reportsDir, "histories", `chaos-${scenario}-${target}.jsonl`),
+    summary: join(reportsDir, "summary", `${base}.json`),
+    history: join(reportsDir, "histories", `${base}.jsonl`),
+    checker: join(reportsDir, "checker", `${base}.json`),
+    timeline: join(reportsDir, "timelines", `${base}.svg`),
+    logs: join(reportsDir, "logs", base),
   };
+}
+
+/** The planned schedule as the summary lists it. */
+export function plannedSchedule(actions: readonly FaultAction[]): PlannedFault[] {
+  return actions.map((a) => ({
+    kind: a.kind,
+    delayMs: a.delayMs,
+    holdMs: a.holdMs,
+    plan: a.plan ?? `${a.kind}, hold ${a.holdMs} ms, after ${a.delayMs} ms`,
+  }));
+}
+
+/** Latency of acknowledged sends (and the count of failed/indeterminate ones) completed in each window. */
+export function latencyInWindows(
+  events: readonly HistoryEvent[],
+  windows: readonly FaultRecord[],
+): FaultLatency[] {
+  const invoked = new Map<string, number>();
+  const completed: { at: number; ms: number | null }[] = [];
+  for (const e of events) {
+    if (e.f !== "send") continue;
+    if (e.type === "invoke") invoked.set(e.process, e.monoTime);
+    else {
+      const start = invoked.get(e.process);
+      invoked.delete(e.process);
+      completed.push({
+        at: e.wallTime,
+        ms: e.type === "ok" && start !== undefined ? e.monoTime - start : null,
+      });
+    }
+  }
+  const pct = (sorted: number[], p: number) =>
+    sorted.length
+      ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] * 10) / 10
+      : 0;
+  return windows.map((w) => {
+    const from = Date.parse(w.start);
+    const to = Date.parse(w.end);
+    const inside = completed.filter((c) => c.at >= from && c.at <= to);
+    const ok = inside.flatMap((c) => (c.ms === null ? [] : [c.ms])).sort((a, b) => a - b);
+    return {
+      kind: w.kind,
+      start: w.start,
+      end: w.end,
+      count: ok.length,
+      p50: pct(ok, 50),
+      p99: pct(ok, 99),
+      errors: inside.length - ok.length,
+    };
+  });
 }
 
 async function createTopic(
@@ -240,6 +345,21 @@ async function createTopic(
     });
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Saves the tail of every node's log (before the cluster stops and removes them). */
+async function saveLogTails(cluster: Cluster, dir: string, into: Record<string, string>): Promise<void> {
+  for (const node of cluster.nodes()) {
+    try {
+      const tail = await cluster.logs(node.nodeId, 200);
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `node-${node.nodeId}.log`);
+      writeFileSync(file, tail);
+      into[String(node.nodeId)] = relative(REPO_ROOT, file);
+    } catch {
+      // A node that never started has no log; the others still count.
+    }
   }
 }
 
@@ -289,21 +409,79 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
     durationMs: 0,
     setupMs: 0,
     phases: [],
+    schedule: [],
     faults: [],
     counts: {},
     longestStallMs: null,
     recoveryMs: null,
     latency: {},
+    faultLatency: [],
     verdict: "not applicable",
     reasons: [],
     history: null,
     replay,
+    artifacts: { logs: {} },
   };
+  let checkerReport: CheckerReport | undefined;
+  let historyEvents: readonly HistoryEvent[] = [];
+  const reportsDir = options.reportsDir ?? join(REPO_ROOT, "reports");
   const finish = (): ChaosSummary => {
     summary.durationMs = Date.now() - t0;
+    try {
+      writeArtifacts();
+    } catch (err) {
+      write(`writing the chaos reports failed: ${(err as Error).message}`);
+    }
     mkdirSync(join(paths.summary, ".."), { recursive: true });
     writeFileSync(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
+    if (options.allureResultsDir) {
+      try {
+        writeAllureResult(options.allureResultsDir, summary, allureAttachments());
+      } catch (err) {
+        write(`writing the Allure result failed: ${(err as Error).message}`);
+      }
+    }
     return summary;
+  };
+  const rel = (file: string) => relative(REPO_ROOT, file);
+  /** Checker report, timeline SVG and JUnit XML next to the summary. */
+  const writeArtifacts = () => {
+    if (checkerReport) {
+      mkdirSync(join(paths.checker, ".."), { recursive: true });
+      writeFileSync(paths.checker, `${JSON.stringify(checkerReport, null, 2)}\n`);
+      summary.artifacts.checker = rel(paths.checker);
+    }
+    if (historyEvents.length) {
+      mkdirSync(join(paths.timeline, ".."), { recursive: true });
+      writeFileSync(
+        paths.timeline,
+        timelineSvg(historyEvents, {
+          title: `chaos ${scenario.name} on ${target}, seed ${seed}`,
+          faults: summary.faults.map((f) => ({
+            start: Date.parse(f.start),
+            end: Date.parse(f.end),
+            label: `${f.kind}: ${f.description}`,
+          })),
+        }),
+      );
+      summary.artifacts.timeline = rel(paths.timeline);
+    }
+    if (summary.history) summary.artifacts.history = summary.history;
+    summary.artifacts.junit = rel(writeJunit(reportsDir, summary));
+  };
+  const allureAttachments = (): ReportAttachment[] => {
+    const files: ReportAttachment[] = [
+      { name: "summary", type: "application/json", ext: "json", content: JSON.stringify(summary, null, 2) },
+    ];
+    const add = (name: string, file: string | undefined, type: string, ext: string) => {
+      if (file) files.push({ name, type, ext, content: readFileSync(join(REPO_ROOT, file)) });
+    };
+    add("timeline", summary.artifacts.timeline, "image/svg+xml", "svg");
+    add("checker report", summary.artifacts.checker, "application/json", "json");
+    add("history", summary.artifacts.history, "application/x-ndjson", "jsonl");
+    for (const [node, file] of Object.entries(summary.artifacts.logs))
+      add(`node ${node} log tail`, file, "text/plain", "txt");
+    return files;
   };
 
   const applies: Applicability =
@@ -456,6 +634,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
       { target, nodes: nodeIds, durationMs, rounds, topic, partitions },
       rng.fork("schedule"),
     );
+    summary.schedule = plannedSchedule(actions);
     const ctx: ScenarioContext = {
       cluster,
       plane,
@@ -562,6 +741,9 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
     });
     endPhase();
     const r = judgement.report;
+    checkerReport = r;
+    historyEvents = recorder.events;
+    summary.faultLatency = latencyInWindows(recorder.events, summary.faults);
     summary.counts = r.counts;
     summary.longestStallMs = Math.round(r.availability.longestStallMs);
     summary.latency = Object.fromEntries([
@@ -581,6 +763,8 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
     await runner?.close().catch(() => {});
     historyClosed = true;
     await recorder.close("RUN_ENDED").catch(() => {});
+    if (!historyEvents.length) historyEvents = recorder.events;
+    if (cluster && target !== "external") await saveLogTails(cluster, paths.logs, summary.artifacts.logs);
     await cluster?.stop().catch((err) => write(`stopping the cluster failed: ${(err as Error).message}`));
     await plane?.close().catch((err) => write(`closing the fault plane failed: ${(err as Error).message}`));
   }

@@ -55,6 +55,10 @@ export interface ScenarioExpectations {
   maxDuplicates: number;
   /** Longest interval without an acknowledged send, over the whole run. */
   maxStallMs?: number;
+  /** Sends that definitely failed (an error returned to the producer); unbounded when undefined. */
+  maxFailedSends?: number;
+  /** Sends with an indeterminate outcome (timeouts, lost connections); unbounded when undefined. */
+  maxIndeterminateSends?: number;
   /** After the heal phase: every partition led and fully in sync, and sends acknowledged again, within this. */
   recoveryWithinMs?: number;
 }
@@ -99,6 +103,12 @@ export interface ScenarioContext {
 export interface FaultAction {
   /** Short machine name of the fault, e.g. "leader-kill". */
   kind: string;
+  /**
+   * What the schedule planned, before anything runs (e.g. "SIGKILL the leader of partition 2, hold
+   * 3000 ms, after 2000 ms"): a pure function of the seed, listed in the summary's `schedule` so two
+   * runs can be compared.
+   */
+  plan?: string;
   delayMs: number;
   holdMs: number;
   /** Applies the fault; returns what it did, e.g. "SIGKILL node 2 (leader of t-0)". */
