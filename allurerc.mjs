@@ -41,7 +41,10 @@ export default {
   variables: environment(),
   categories: [
     { name: "lost write", matchers: [byLabel("lost write"), { statuses: ["failed"], message: /^lost:/m }] },
-    { name: "duplicate", matchers: [byLabel("duplicate"), { statuses: ["failed"], message: /^duplicated:/m }] },
+    {
+      name: "duplicate",
+      matchers: [byLabel("duplicate"), { statuses: ["failed"], message: /^duplicated:/m }],
+    },
     {
       name: "unavailability",
       matchers: [byLabel("unavailability"), { statuses: ["failed"], message: /^(availability|recovery):/m }],

@@ -24,7 +24,10 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
-          include: ["{protocol,broker,harness,chaos}/**/*.it.test.ts", "conformance/self-test/**/*.it.test.ts"],
+          include: [
+            "{protocol,broker,harness,chaos}/**/*.it.test.ts",
+            "conformance/self-test/**/*.it.test.ts",
+          ],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,

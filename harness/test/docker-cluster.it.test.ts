@@ -144,6 +144,15 @@ describe.skipIf(!!missing)(`docker backend${missing ? ` (skipped: ${missing})` :
 
       await cluster.kill(3);
       expect(cluster.nodes()[2].running).toBe(false);
+      // Until the controller fences the dead broker, Metadata may still name it as a leader or
+      // coordinator and clients would keep dialing its closed port; wait for the fence first.
+      const fenceDeadline = Date.now() + 60_000;
+      for (;;) {
+        const live = await probeMetadata("127.0.0.1", cluster.nodes()[0].port);
+        if (!live.brokers.some((b) => b.nodeId === 3)) break;
+        if (Date.now() > fenceDeadline) throw new Error("broker 3 was not fenced within 60 s of its kill");
+        await new Promise((r) => setTimeout(r, 250));
+      }
       expect(await roundTrip(cluster.bootstrapServers(), "docker-kafka-b", 10, 2)).toHaveLength(10);
       await cluster.restart(3);
       expect(cluster.nodes()[2].running).toBe(true);

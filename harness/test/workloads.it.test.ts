@@ -230,10 +230,11 @@ describe.skipIf(missing)("workloads against Apache Kafka (1 node)", () => {
     const node = cluster.nodes()[0].nodeId;
     await cluster.pause(node);
     try {
-      await waitUntil("sends in flight", () => {
-        const s = runner.snapshot().sends;
-        return s.invoked - s.ok - s.fail - s.info >= 4;
-      });
+      // Each worker must have sends of its own in flight, not just the two together.
+      await waitUntil(
+        "sends in flight in both workers",
+        () => runner.outstanding("producer-0") > 0 && runner.outstanding("producer-1") > 0,
+      );
       const killed = await runner.kill("producer-0");
       expect(killed.end).toBe("killed");
       expect(killed.unfinished).toBeGreaterThan(0);

@@ -275,6 +275,11 @@ export class WorkloadRunner {
     }
   }
 
+  /** How many operations of one worker are invoked and not yet completed. */
+  outstanding(workerId: string): number {
+    return this.worker(workerId).outstanding.size;
+  }
+
   /** SIGKILLs one worker now (a client crash); its outstanding operations become info WORKER_KILLED. */
   async kill(workerId: string): Promise<WorkerResult> {
     const w = this.worker(workerId);
