@@ -15,6 +15,8 @@ import { buildErrorResponse } from "./apis/error-response.ts";
 import { ALL_HANDLERS } from "./apis/index.ts";
 import { stripResponse } from "./apis/strip.ts";
 import type { ApiHandler, RequestContext } from "./apis/types.ts";
+import { MetadataNode } from "./cluster/metadata-node.ts";
+import { reconcileTopics } from "./cluster/reconcile.ts";
 import type { BrokerSettings } from "./config.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { GroupsBridge } from "./groups-bridge.ts";
@@ -23,7 +25,7 @@ import { CloseConnection, Connection, type FrameHandler } from "./network/connec
 import { decodeRequestHeader, encodeResponseFrame, peekHeader } from "./network/wire-frames.ts";
 import { AppendNotifier } from "./state/append-notifier.ts";
 import { MetadataStore } from "./state/metadata-store.ts";
-import { TopicManager } from "./state/topics.ts";
+import { LEADER_EPOCH, TopicManager } from "./state/topics.ts";
 
 /** Producer ids are reserved in blocks persisted ahead of use, so a restart never hands one out twice. */
 const PRODUCER_ID_BLOCK = 1000n;
@@ -39,12 +41,17 @@ export class Broker implements FrameHandler {
   readonly dispatcher: Dispatcher;
   readonly notifier = new AppendNotifier();
   readonly groups: GroupsBridge;
+  /** Cluster mode: the Raft metadata node (image, active controller, registration); else undefined. */
+  readonly cluster: MetadataNode | undefined;
+  /** Called when cluster mode hits a fatal condition (main stops the broker and exits 2). */
+  onFatal: (message: string) => void = () => {};
   private server: Server | undefined;
   private admin: AdminServer | undefined;
   private readonly connections = new Set<Connection>();
   private serving = false;
   private stopping = false;
   private nextProducerId = 0n;
+  private clusterIdBlockEnd = 0n;
   private retentionTimer: NodeJS.Timeout | undefined;
   /** Bound address of the Kafka listener (useful with port 0). */
   listenAddress: AddressInfo | undefined;
@@ -55,10 +62,37 @@ export class Broker implements FrameHandler {
     readonly log: Logger,
   ) {
     this.metrics = new BrokerMetrics({ node_id: String(settings.nodeId) });
-    this.store = new MetadataStore(settings.dataDir, settings.nodeId);
+    this.store = new MetadataStore(settings.dataDir, settings.nodeId, settings.cluster?.clusterId);
     this.topics = new TopicManager(this.store, settings, log, this.metrics);
     this.groups = new GroupsBridge(this);
     this.dispatcher = new Dispatcher(ALL_HANDLERS.filter((h) => this.groups.enabled || !h.groupApi));
+    this.cluster = settings.cluster
+      ? new MetadataNode({
+          nodeId: settings.nodeId,
+          dataDir: settings.dataDir,
+          cluster: settings.cluster,
+          kafkaEndpoint: () => ({ host: this.advertisedHost, port: this.advertisedPort }),
+          rack: settings.rack,
+          log,
+          onImage: (image) => reconcileTopics(this.topics, image, log),
+          onFatal: (message) => this.onFatal(message),
+        })
+      : undefined;
+  }
+
+  /**
+   * Whether this node may serve Produce/Fetch/ListOffsets for a partition, and its leader epoch. A
+   * single node leads everything at epoch 0; in cluster mode the committed image decides.
+   */
+  partitionLeadership(topic: string, index: number): { errorCode: number; leaderEpoch: number } {
+    if (!this.cluster) return { errorCode: 0, leaderEpoch: LEADER_EPOCH };
+    const image = this.cluster.image;
+    const id = image.topicIds.get(topic);
+    const p = id === undefined ? undefined : image.topics.get(id)?.partitions.get(index);
+    if (!p) return { errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, leaderEpoch: -1 };
+    if (p.leader !== this.nodeId)
+      return { errorCode: ERROR_CODES.NOT_LEADER_OR_FOLLOWER, leaderEpoch: p.leaderEpoch };
+    return { errorCode: 0, leaderEpoch: p.leaderEpoch };
   }
 
   get nodeId(): number {
@@ -77,6 +111,7 @@ export class Broker implements FrameHandler {
     const started = performance.now();
     await this.store.load();
     await this.topics.loadAll();
+    await this.cluster?.start();
     this.nextProducerId = this.store.producerIdBlockEnd;
     await this.groups.start();
     if (this.settings.admin) {
@@ -97,12 +132,14 @@ export class Broker implements FrameHandler {
     this.retentionTimer = setInterval(() => void this.topics.enforceRetention(), RETENTION_CHECK_MS);
     this.retentionTimer.unref();
     this.serving = true;
+    this.cluster?.startBrokerLifecycle();
     this.log.info(
       {
         nodeId: this.nodeId,
         clusterId: this.clusterId,
         listen: `${this.listenAddress.address}:${this.listenAddress.port}`,
         advertised: `${this.advertisedHost}:${this.advertisedPort}`,
+        raft: this.cluster ? this.cluster.raftAddress : null,
         admin: this.adminAddress ? `${this.adminAddress.address}:${this.adminAddress.port}` : null,
         topics: this.topics.list().length,
         apis: this.dispatcher.advertised().length,
@@ -219,6 +256,19 @@ export class Broker implements FrameHandler {
 
   /** Allocates a producer id, reserving a new persisted block when the current one is used up. */
   async allocateProducerId(): Promise<bigint> {
+    if (this.cluster) {
+      // Cluster mode: blocks come from the controller (AllocateProducerIds), never reused across brokers.
+      if (this.nextProducerId >= this.clusterIdBlockEnd) {
+        const r = await this.cluster.call("allocateProducerIds", {
+          brokerId: this.nodeId,
+          brokerEpoch: this.cluster.brokerEpoch,
+        });
+        if (r.errorCode !== 0) throw new Error(`producer id allocation failed with error ${r.errorCode}`);
+        this.nextProducerId = r.producerIdStart;
+        this.clusterIdBlockEnd = r.producerIdStart + BigInt(r.producerIdLen);
+      }
+      return this.nextProducerId++;
+    }
     if (this.nextProducerId >= this.store.producerIdBlockEnd) {
       this.store.producerIdBlockEnd = this.nextProducerId + PRODUCER_ID_BLOCK;
       await this.store.save();
@@ -251,6 +301,7 @@ export class Broker implements FrameHandler {
       this.log.warn({ connections: this.connections.size }, "shutdown timeout: closing busy connections");
     for (const c of [...this.connections]) c.destroy();
     await closed;
+    await this.cluster?.stop();
     await this.groups.stop();
     await this.topics.closeAll();
     await this.store.save().catch((e) => this.log.error({ err: (e as Error).message }, "state save failed"));

@@ -37,6 +37,26 @@ export interface BrokerSettings {
   groupInitialRebalanceDelayMs: number;
   /** Upper bound of a Fetch long poll (Kafka honours the client's max_wait_ms; this only caps it). */
   maxFetchWaitMs: number;
+  /** Cluster mode (a Raft metadata quorum); undefined for the single-node broker. */
+  cluster: ClusterSettings | undefined;
+}
+
+export interface ClusterSettings {
+  clusterId: string;
+  /** Address of this node's Raft gRPC server (also serves the controller RPCs). */
+  raftListen: HostPort;
+  /** Voters' Raft addresses (nodeId → host:port), as this node reaches them; may include itself. */
+  peers: Map<number, string>;
+  /** An existing member's Raft address: start empty and ask it to add this node as a learner. */
+  join: string | undefined;
+  /** The other brokers' Kafka listener addresses (informational; brokers learn them from the image). */
+  kafkaPeers: Map<number, string>;
+  /** broker.session.timeout.ms */
+  sessionTimeoutMs: number;
+  /** broker.heartbeat.interval.ms */
+  heartbeatIntervalMs: number;
+  /** default.replication.factor for CreateTopics with -1 and auto-created topics. */
+  defaultReplicationFactor: number;
 }
 
 export class ConfigError extends Error {
@@ -66,6 +86,14 @@ type RawSettings = {
   shutdownTimeoutMs?: string;
   groupInitialRebalanceDelayMs?: string;
   maxFetchWaitMs?: string;
+  clusterId?: string;
+  raftListen?: string;
+  peers?: string;
+  join?: string;
+  kafkaPeers?: string;
+  sessionTimeoutMs?: string;
+  heartbeatIntervalMs?: string;
+  defaultReplicationFactor?: string;
 };
 
 const DEFS: SettingDef[] = [
@@ -112,6 +140,46 @@ const DEFS: SettingDef[] = [
     description: "group.initial.rebalance.delay.ms",
   },
   { key: "maxFetchWaitMs", flag: "--max-fetch-wait-ms <ms>", description: "cap on a Fetch long poll" },
+  {
+    key: "clusterId",
+    flag: "--cluster-id <id>",
+    description: "cluster mode: the cluster id every node shares (required with --raft-listen)",
+  },
+  {
+    key: "raftListen",
+    flag: "--raft-listen <host:port>",
+    description: "cluster mode: this node's Raft (and controller RPC) gRPC address",
+  },
+  {
+    key: "peers",
+    flag: "--peers <id=host:port,...>",
+    description: "cluster mode: the voters' Raft addresses (default: this node alone)",
+  },
+  {
+    key: "join",
+    flag: "--join <host:port>",
+    description: "cluster mode: join an existing cluster as a learner through this member's Raft address",
+  },
+  {
+    key: "kafkaPeers",
+    flag: "--kafka-peers <id=host:port,...>",
+    description: "cluster mode: the other brokers' Kafka addresses (optional)",
+  },
+  {
+    key: "sessionTimeoutMs",
+    flag: "--session-timeout-ms <ms>",
+    description: "cluster mode: broker.session.timeout.ms",
+  },
+  {
+    key: "heartbeatIntervalMs",
+    flag: "--heartbeat-interval-ms <ms>",
+    description: "cluster mode: broker.heartbeat.interval.ms",
+  },
+  {
+    key: "defaultReplicationFactor",
+    flag: "--default-replication-factor <n>",
+    description: "cluster mode: default.replication.factor",
+  },
 ];
 
 export const DEFAULTS = {
@@ -124,6 +192,9 @@ export const DEFAULTS = {
   shutdownTimeoutMs: "10000",
   groupInitialRebalanceDelayMs: "3000",
   maxFetchWaitMs: "30000",
+  sessionTimeoutMs: "9000",
+  heartbeatIntervalMs: "500",
+  defaultReplicationFactor: "1",
 } as const;
 
 function envName(key: string): string {
@@ -277,5 +348,70 @@ export function resolveSettings(argv: string[], env: NodeJS.ProcessEnv = process
       0,
     ),
     maxFetchWaitMs: parseInteger(raw.maxFetchWaitMs!, "--max-fetch-wait-ms", 0),
+    cluster: clusterSettings(raw, nodeId),
   };
+}
+
+/** Parses `1=host:port,2=host:port` into a map (each address validated). */
+export function parsePeerMap(value: string, what: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const part of value.split(",").map((p) => p.trim())) {
+    if (part === "") continue;
+    const eq = part.indexOf("=");
+    if (eq < 0) throw new ConfigError(`${what} entries must look like id=host:port, got "${part}".`);
+    const id = parseInteger(part.slice(0, eq), `${what} node id`, 0, 2 ** 31 - 1);
+    const hp = parseHostPort(part.slice(eq + 1), `${what} address of node ${id}`);
+    if (out.has(id)) throw new ConfigError(`${what} names node ${id} twice.`);
+    out.set(id, `${hp.host}:${hp.port}`);
+  }
+  return out;
+}
+
+function clusterSettings(raw: RawSettings, nodeId: number): ClusterSettings | undefined {
+  const clusterOnly = (["clusterId", "peers", "join", "kafkaPeers"] as const).filter((k) => raw[k]);
+  if (!raw.raftListen) {
+    if (clusterOnly.length > 0) {
+      throw new ConfigError(`--raft-listen is required with --${kebab(clusterOnly[0]!)} (cluster mode).`);
+    }
+    return undefined;
+  }
+  if (!raw.clusterId) throw new ConfigError("--cluster-id is required with --raft-listen (cluster mode).");
+  if (nodeId < 1) throw new ConfigError(`--node-id must be at least 1 in cluster mode, got ${nodeId}.`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw.clusterId)) {
+    throw new ConfigError(
+      `--cluster-id must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-', got "${raw.clusterId}".`,
+    );
+  }
+  const raftListen = parseHostPort(raw.raftListen, "--raft-listen");
+  const peers = raw.peers ? parsePeerMap(raw.peers, "--peers") : new Map<number, string>();
+  if (raw.join && raw.peers && peers.has(nodeId)) {
+    throw new ConfigError(
+      `--join starts node ${nodeId} as a learner, so --peers must not name it as a voter.`,
+    );
+  }
+  const join = raw.join ? parseHostPort(raw.join, "--join") : undefined;
+  const sessionTimeoutMs = parseInteger(raw.sessionTimeoutMs!, "--session-timeout-ms", 100);
+  const heartbeatIntervalMs = parseInteger(raw.heartbeatIntervalMs!, "--heartbeat-interval-ms", 10);
+  if (heartbeatIntervalMs >= sessionTimeoutMs) {
+    throw new ConfigError("--heartbeat-interval-ms must be below --session-timeout-ms.");
+  }
+  return {
+    clusterId: raw.clusterId,
+    raftListen,
+    peers,
+    join: join ? `${join.host}:${join.port}` : undefined,
+    kafkaPeers: raw.kafkaPeers ? parsePeerMap(raw.kafkaPeers, "--kafka-peers") : new Map(),
+    sessionTimeoutMs,
+    heartbeatIntervalMs,
+    defaultReplicationFactor: parseInteger(
+      raw.defaultReplicationFactor!,
+      "--default-replication-factor",
+      1,
+      32767,
+    ),
+  };
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }

@@ -21,6 +21,13 @@ async function main(): Promise<void> {
   const log = pino({ level: settings.logLevel, base: { node: settings.nodeId } });
   const broker = new Broker(settings, log);
   let stopping = false;
+  // Cluster mode: a duplicate node id or another cluster's data is fatal: stop serving, exit 2.
+  broker.onFatal = (message) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`broker: ${message}.\n`);
+    broker.stop().finally(() => process.exit(2));
+  };
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
@@ -41,6 +48,15 @@ async function main(): Promise<void> {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "EADDRINUSE" || err.code === "EACCES" || err.code === "EADDRNOTAVAIL") {
       process.stderr.write(`broker: cannot listen: ${err.message}.\n`);
+      process.exit(2);
+    }
+    if (
+      err.name === "StorageIdentityError" ||
+      err.name === "ClusterIdentityError" ||
+      err.name === "ClusterFatalError"
+    ) {
+      log.fatal({ dataDir: settings.dataDir }, err.message);
+      process.stderr.write(`broker: ${err.message}.\n`);
       process.exit(2);
     }
     log.fatal({ err: e }, "broker failed to start");

@@ -3,8 +3,12 @@ import { existsSync } from "node:fs";
 import { DockerCluster } from "../docker/cluster.ts";
 import { ExternalCluster } from "../targets/external.ts";
 import { KafkaCluster, type KafkaClusterOptions } from "../targets/kafka.ts";
-import { REFERENCE_BROKER_MAIN, ReferenceCluster } from "../targets/reference.ts";
-import { type Cluster, type LocalClusterOptions, TARGET_NAMES, type TargetName } from "./types.ts";
+import {
+  REFERENCE_BROKER_MAIN,
+  ReferenceCluster,
+  type ReferenceClusterOptions,
+} from "../targets/reference.ts";
+import { type Cluster, TARGET_NAMES, type TargetName } from "./types.ts";
 
 export type { ProbeMetadata } from "./kafka-probe.ts";
 export { probeMetadata } from "./kafka-probe.ts";
@@ -26,7 +30,7 @@ export const BACKEND_NAMES: readonly BackendName[] = ["process", "docker"];
 
 export type CreateClusterOptions =
   | ({ target: "kafka"; backend?: BackendName } & KafkaClusterOptions)
-  | ({ target: "reference"; backend?: BackendName } & LocalClusterOptions)
+  | ({ target: "reference"; backend?: BackendName } & ReferenceClusterOptions)
   | { target: "external"; bootstrapServers: string };
 
 export function isTargetName(name: string): name is TargetName {

@@ -1,5 +1,9 @@
 // The `reference` target on the process backend: the TypeScript reference broker (broker/src/main.ts)
-// as a local process. Single node for now: the broker does not form multi-node clusters yet.
+// as local processes. One node runs the single-node broker; `nodes: N > 1` runs the broker's cluster
+// mode: a Raft metadata quorum of all N initial nodes (each with its own data dir, Kafka port and Raft
+// port, and its own peer map so `peerAddress` can route every link through its own proxy); `addNode()`
+// starts one more node that joins as a learner.
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +16,7 @@ import {
   spawnManaged,
 } from "../cluster/process-supervisor.ts";
 import type { Address, Cluster, LocalClusterOptions, NodeInfo, TerminateResult } from "../cluster/types.ts";
+import type { PeerAddressFn } from "../faults/fault-plane.ts";
 import { REPO_ROOT } from "../tools.ts";
 
 export const REFERENCE_BROKER_MAIN = join(REPO_ROOT, "broker", "src", "main.ts");
@@ -27,6 +32,9 @@ const KAFKA_CONFIG_FLAGS: Record<string, string> = {
   "auto.create.topics.enable": "--auto-create-topics",
   "socket.request.max.bytes": "--max-frame-bytes",
   "broker.rack": "--rack",
+  "broker.session.timeout.ms": "--session-timeout-ms",
+  "broker.heartbeat.interval.ms": "--heartbeat-interval-ms",
+  "default.replication.factor": "--default-replication-factor",
 };
 const SETTING_FLAGS: Record<string, string> = {
   groupInitialRebalanceDelayMs: "--group-initial-rebalance-delay-ms",
@@ -38,6 +46,9 @@ const SETTING_FLAGS: Record<string, string> = {
   logLevel: "--log-level",
   shutdownTimeoutMs: "--shutdown-timeout-ms",
   maxFetchWaitMs: "--max-fetch-wait-ms",
+  sessionTimeoutMs: "--session-timeout-ms",
+  heartbeatIntervalMs: "--heartbeat-interval-ms",
+  defaultReplicationFactor: "--default-replication-factor",
 };
 
 /**
@@ -71,31 +82,83 @@ function tailOf(file: string, lines: number): string {
   }
 }
 
+export interface ReferenceClusterOptions extends LocalClusterOptions {
+  /**
+   * Per-link routing (cluster mode): the address node `from` uses to reach node `to`'s Raft port
+   * (purpose "controller"; Raft and controller RPCs share it). Called for every link of the initial
+   * nodes before they start. Nodes added later (addNode) are reached directly.
+   */
+  peerAddress?: PeerAddressFn;
+}
+
+interface RefNode {
+  nodeId: number;
+  dir: string;
+  dataDir: string;
+  logFile: string;
+  port: number;
+  raftPort: number;
+  advertised: Address;
+  rack?: string;
+  /** --peers for this node (cluster mode), as it reaches each voter. */
+  peers?: string;
+  /** --join for a node added later. */
+  join?: string;
+  proc?: ManagedProcess;
+  paused: boolean;
+}
+
+/** Harness defaults for cluster mode: a short session so fencing tests do not wait 9 s. */
+const CLUSTER_DEFAULT_FLAGS = ["--session-timeout-ms", "3000", "--heartbeat-interval-ms", "300"];
+
 export class ReferenceCluster implements Cluster {
   readonly target = "reference";
   private root: string | undefined;
-  private node:
-    | { dir: string; dataDir: string; logFile: string; port: number; advertised: Address; rack?: string }
-    | undefined;
-  private proc: ManagedProcess | undefined;
-  private paused = false;
+  private readonly nodeMap = new Map<number, RefNode>();
   private cleanups: (() => void)[] = [];
+  private readonly clustered: boolean;
+  private readonly clusterId = randomBytes(16).toString("base64url");
 
-  constructor(private readonly options: LocalClusterOptions = {}) {
-    if ((options.nodes ?? 1) !== 1) {
+  constructor(private readonly options: ReferenceClusterOptions = {}) {
+    const n = options.nodes ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new Error(`nodes must be a positive integer, got ${n}.`);
+    this.clustered = n > 1;
+  }
+
+  private node(nodeId: number): RefNode {
+    if (!this.root) throw new Error("The reference cluster is not started: start() it first.");
+    const n = this.nodeMap.get(nodeId);
+    if (!n) {
       throw new Error(
-        "The reference target runs a single node for now: pass nodes: 1 (or use --target kafka).",
+        `Reference node ${nodeId} does not exist (nodes: ${[...this.nodeMap.keys()].join(", ")}).`,
       );
     }
+    return n;
   }
 
-  private get nodeOrThrow() {
-    if (!this.node) throw new Error("The reference cluster is not started: start() it first.");
-    return this.node;
+  private rackOf(nodeId: number): string | undefined {
+    const racks = this.options.racks;
+    return typeof racks === "function" ? racks(nodeId) : racks?.[nodeId - 1];
   }
 
-  private checkId(nodeId: number): void {
-    if (nodeId !== 1) throw new Error(`Reference node ${nodeId} does not exist (nodes: 1).`);
+  private async newNode(nodeId: number, port: number, raftPort: number): Promise<RefNode> {
+    const listen = { host: LOOPBACK, port };
+    const advertised = this.options.advertise ? await this.options.advertise({ nodeId, listen }) : listen;
+    const dir = join(this.root!, `node-${nodeId}`);
+    const node: RefNode = {
+      nodeId,
+      dir,
+      dataDir: join(dir, "data"),
+      logFile: join(dir, "broker.log"),
+      port,
+      raftPort,
+      advertised,
+      rack: this.rackOf(nodeId),
+      paused: false,
+    };
+    mkdirSync(node.dataDir, { recursive: true });
+    this.nodeMap.set(nodeId, node);
+    return node;
   }
 
   async start(): Promise<void> {
@@ -106,38 +169,45 @@ export class ReferenceCluster implements Cluster {
     if (!this.options.keepData) this.cleanups.push(registerCleanupPath(root));
     this.cleanups.push(registerShutdownHook(() => this.stop()));
     try {
-      const port = this.options.ports?.[0] ?? (await allocatePorts(1))[0];
-      const listen = { host: LOOPBACK, port };
-      const advertised = this.options.advertise
-        ? await this.options.advertise({ nodeId: 1, listen })
-        : listen;
-      const racks = this.options.racks;
-      const rack = typeof racks === "function" ? racks(1) : racks?.[0];
-      const dir = join(root, "node-1");
-      this.node = {
-        dir,
-        dataDir: join(dir, "data"),
-        logFile: join(dir, "broker.log"),
-        port,
-        advertised,
-        rack,
-      };
-      mkdirSync(this.node.dataDir, { recursive: true });
-      await this.spawn();
+      const count = this.options.nodes ?? 1;
+      const ports = this.options.ports ?? (await allocatePorts(count));
+      const raftPorts = this.options.controllerPorts ?? (this.clustered ? await allocatePorts(count) : []);
+      const nodes: RefNode[] = [];
+      for (let i = 0; i < count; i++) nodes.push(await this.newNode(i + 1, ports[i]!, raftPorts[i] ?? 0));
+      if (this.clustered) {
+        for (const node of nodes) {
+          const entries: string[] = [];
+          for (const other of nodes) {
+            const upstream = { host: LOOPBACK, port: other.raftPort };
+            const addr =
+              other === node || !this.options.peerAddress
+                ? upstream
+                : await this.options.peerAddress({
+                    from: node.nodeId,
+                    to: other.nodeId,
+                    purpose: "controller",
+                    upstream,
+                  });
+            entries.push(`${other.nodeId}=${addr.host}:${addr.port}`);
+          }
+          node.peers = entries.join(",");
+        }
+      }
+      await Promise.all(nodes.map((n) => this.spawn(n, false)));
+      await this.waitReady(nodes.map((n) => n.nodeId));
     } catch (err) {
       await this.teardown();
       throw err;
     }
   }
 
-  private async spawn(): Promise<void> {
-    const node = this.nodeOrThrow;
-    const args = [
+  private args(node: RefNode): string[] {
+    return [
       "--import",
       "tsx",
       REFERENCE_BROKER_MAIN,
       "--node-id",
-      "1",
+      String(node.nodeId),
       "--listen",
       `${LOOPBACK}:${node.port}`,
       "--advertised",
@@ -147,36 +217,69 @@ export class ReferenceCluster implements Cluster {
       "--auto-create-topics",
       String(this.options.autoCreateTopics ?? true),
       ...(node.rack ? ["--rack", node.rack] : []),
+      ...(this.clustered
+        ? [
+            "--cluster-id",
+            this.clusterId,
+            "--raft-listen",
+            `${LOOPBACK}:${node.raftPort}`,
+            ...(node.peers ? ["--peers", node.peers] : []),
+            ...(node.join ? ["--join", node.join] : []),
+            ...CLUSTER_DEFAULT_FLAGS,
+          ]
+        : []),
       ...referenceConfigArgs(this.options.config),
     ];
-    this.paused = false;
-    this.proc = await spawnManaged({
-      name: "reference broker 1",
+  }
+
+  /** Spawns the node's process; with `wait`, resolves once the node lists itself in its Metadata. */
+  private async spawn(node: RefNode, wait = true): Promise<void> {
+    node.paused = false;
+    node.proc = await spawnManaged({
+      name: `reference broker ${node.nodeId}`,
       command: process.execPath,
-      args,
+      args: this.args(node),
       cwd: REPO_ROOT,
       logFile: node.logFile,
       cleanupPaths: this.options.keepData ? [] : [this.root!],
     });
+    if (wait) await this.waitReady([node.nodeId]);
+  }
+
+  /**
+   * Resolves when each of `ids` answers Metadata listing every running node of the cluster (for a
+   * cluster: registered and unfenced, as seen from that node's applied metadata image).
+   */
+  private async waitReady(ids: number[]): Promise<void> {
     const timeoutMs = this.options.readyTimeoutMs ?? 60_000;
     const deadline = Date.now() + timeoutMs;
-    let problem = "no answer";
+    const pending = new Set(ids);
+    const problems = new Map<number, string>();
     for (;;) {
-      if (!this.proc.running) {
-        throw new Error(
-          `The reference broker exited while starting (exit code ${this.proc.exit?.exitCode ?? this.proc.exit?.signal}). Last lines of ${node.logFile}:\n${tailOf(node.logFile, 40)}`,
-        );
+      const expected = [...this.nodeMap.values()].filter((n) => n.proc?.running).map((n) => n.nodeId);
+      for (const id of [...pending]) {
+        const node = this.node(id);
+        if (!node.proc?.running) {
+          throw new Error(
+            `Reference broker ${id} exited while starting (exit code ${node.proc?.exit?.exitCode ?? node.proc?.exit?.signal}). Last lines of ${node.logFile}:\n${tailOf(node.logFile, 40)}`,
+          );
+        }
+        try {
+          const md = await probeMetadata(LOOPBACK, node.port, 1500);
+          const listed = new Set(md.brokers.map((b) => b.nodeId));
+          const missing = expected.filter((e) => !listed.has(e));
+          if (missing.length === 0) pending.delete(id);
+          else problems.set(id, `brokers ${missing.join(", ")} not in node ${id}'s Metadata`);
+        } catch (err) {
+          problems.set(id, (err as Error).message);
+        }
       }
-      try {
-        const md = await probeMetadata(LOOPBACK, node.port, 1500);
-        if (md.brokers.some((b) => b.nodeId === 1)) return;
-        problem = "broker 1 not in its own Metadata";
-      } catch (err) {
-        problem = (err as Error).message;
-      }
+      if (pending.size === 0) return;
       if (Date.now() > deadline) {
+        const id = [...pending][0]!;
+        const node = this.node(id);
         throw new Error(
-          `The reference broker did not become ready within ${Math.round(timeoutMs / 1000)} s (${problem}). Last lines of ${node.logFile}:\n${tailOf(node.logFile, 40)}`,
+          `Reference broker ${id} did not become ready within ${Math.round(timeoutMs / 1000)} s (${problems.get(id) ?? "no answer"}). Last lines of ${node.logFile}:\n${tailOf(node.logFile, 40)}`,
         );
       }
       await sleep(200);
@@ -184,12 +287,13 @@ export class ReferenceCluster implements Cluster {
   }
 
   private async teardown(): Promise<void> {
-    await this.proc?.terminate(this.options.stopTimeoutMs ?? 10_000);
+    await Promise.all(
+      [...this.nodeMap.values()].map((n) => n.proc?.terminate(this.options.stopTimeoutMs ?? 10_000)),
+    );
     if (this.root && !this.options.keepData) rmSync(this.root, { recursive: true, force: true });
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     this.root = undefined;
-    this.node = undefined;
-    this.proc = undefined;
+    this.nodeMap.clear();
   }
 
   async stop(): Promise<void> {
@@ -197,80 +301,91 @@ export class ReferenceCluster implements Cluster {
   }
 
   nodes(): NodeInfo[] {
-    if (!this.node) return [];
-    const n = this.node;
-    return [
-      {
-        nodeId: 1,
-        host: LOOPBACK,
-        port: n.port,
-        advertisedHost: n.advertised.host,
-        advertisedPort: n.advertised.port,
-        pid: this.proc?.running ? this.proc.pid : undefined,
-        running: this.proc?.running ?? false,
-        paused: this.paused,
-        dataDir: n.dataDir,
-        logFile: n.logFile,
-        rack: n.rack,
-        roles: ["broker", "controller"],
-      },
-    ];
+    return [...this.nodeMap.values()].map((n) => ({
+      nodeId: n.nodeId,
+      host: LOOPBACK,
+      port: n.port,
+      advertisedHost: n.advertised.host,
+      advertisedPort: n.advertised.port,
+      ...(this.clustered ? { controllerPort: n.raftPort } : {}),
+      pid: n.proc?.running ? n.proc.pid : undefined,
+      running: n.proc?.running ?? false,
+      paused: n.paused,
+      dataDir: n.dataDir,
+      logFile: n.logFile,
+      rack: n.rack,
+      roles: n.join ? ["broker"] : ["broker", "controller"],
+    }));
   }
 
   bootstrapServers(): string {
-    const n = this.nodeOrThrow;
-    return `${n.advertised.host}:${n.advertised.port}`;
+    if (!this.root) throw new Error("The reference cluster is not started: start() it first.");
+    return [...this.nodeMap.values()]
+      .filter((n) => n.proc?.running)
+      .map((n) => `${n.advertised.host}:${n.advertised.port}`)
+      .join(",");
   }
 
   async kill(nodeId: number): Promise<void> {
-    this.checkId(nodeId);
-    await this.proc?.kill();
-    this.paused = false;
+    const n = this.node(nodeId);
+    await n.proc?.kill();
+    n.paused = false;
   }
 
   async terminate(nodeId: number, timeoutMs = 30_000): Promise<TerminateResult> {
-    this.checkId(nodeId);
-    if (!this.proc?.running) return { clean: true, exitCode: null, signal: null, ms: 0 };
-    this.paused = false;
-    return this.proc.terminate(timeoutMs);
+    const n = this.node(nodeId);
+    if (!n.proc?.running) return { clean: true, exitCode: null, signal: null, ms: 0 };
+    n.paused = false;
+    return n.proc.terminate(timeoutMs);
   }
 
   async pause(nodeId: number): Promise<void> {
-    this.checkId(nodeId);
-    if (!this.proc?.running) throw new Error("Reference node 1 is not running, so it cannot be paused.");
-    this.proc.signal("SIGSTOP");
-    this.paused = true;
+    const n = this.node(nodeId);
+    if (!n.proc?.running) throw new Error(`Reference node ${nodeId} is not running, so it cannot be paused.`);
+    n.proc.signal("SIGSTOP");
+    n.paused = true;
   }
 
   async resume(nodeId: number): Promise<void> {
-    this.checkId(nodeId);
-    if (!this.proc?.running) throw new Error("Reference node 1 is not running, so it cannot be resumed.");
-    this.proc.signal("SIGCONT");
-    this.paused = false;
+    const n = this.node(nodeId);
+    if (!n.proc?.running)
+      throw new Error(`Reference node ${nodeId} is not running, so it cannot be resumed.`);
+    n.proc.signal("SIGCONT");
+    n.paused = false;
   }
 
   async restart(nodeId: number): Promise<void> {
-    this.checkId(nodeId);
-    if (this.proc?.running) await this.terminate(nodeId);
-    await this.spawn();
+    const n = this.node(nodeId);
+    if (n.proc?.running) await this.terminate(nodeId);
+    await this.spawn(n);
   }
 
   async wipe(nodeId: number): Promise<void> {
-    this.checkId(nodeId);
-    if (this.proc?.running) await this.kill(nodeId);
-    const n = this.nodeOrThrow;
+    const n = this.node(nodeId);
+    if (n.proc?.running) await this.kill(nodeId);
     rmSync(n.dataDir, { recursive: true, force: true });
     mkdirSync(n.dataDir, { recursive: true });
   }
 
   async logs(nodeId: number, lines = 200): Promise<string> {
-    this.checkId(nodeId);
-    return tailOf(this.nodeOrThrow.logFile, lines);
+    return tailOf(this.node(nodeId).logFile, lines);
   }
 
+  /** Cluster mode: one more node, started empty, added as a Raft learner through node 1 (or any live node). */
   async addNode(): Promise<NodeInfo> {
-    throw new Error(
-      "The reference target cannot add nodes yet: the reference broker runs a single node for now.",
-    );
+    if (!this.root) throw new Error("The reference cluster is not started: start() it first.");
+    if (!this.clustered) {
+      throw new Error(
+        "The single-node reference broker cannot add nodes: start the reference cluster with nodes >= 2.",
+      );
+    }
+    const via = [...this.nodeMap.values()].find((n) => n.proc?.running && !n.join);
+    if (!via) throw new Error("No running voter to join through.");
+    const nodeId = Math.max(...this.nodeMap.keys()) + 1;
+    const [port, raftPort] = await allocatePorts(2);
+    const node = await this.newNode(nodeId, port!, raftPort!);
+    node.join = `${LOOPBACK}:${via.raftPort}`;
+    await this.spawn(node);
+    return this.nodes().find((n) => n.nodeId === nodeId)!;
   }
 }

@@ -27,10 +27,11 @@ describe("createCluster", () => {
     );
   });
 
-  test("the reference target runs a single node for now", () => {
-    expect(() => createCluster({ target: "reference", nodes: 3 })).toThrow(
-      "The reference target runs a single node for now: pass nodes: 1 (or use --target kafka).",
+  test("the reference target runs one node or a cluster", () => {
+    expect(() => createCluster({ target: "reference", nodes: 0 })).toThrow(
+      "nodes must be a positive integer",
     );
+    expect(createCluster({ target: "reference", nodes: 3 }).target).toBe("reference");
     expect(createCluster({ target: "reference", nodes: 1 }).target).toBe("reference");
   });
 

@@ -13,7 +13,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { bootstrapState, RaftCore } from "../core.ts";
 import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, Role } from "../types.ts";
 import { DiskStorage } from "./disk-storage.ts";
-import { GrpcTransport } from "./transport.ts";
+import { GrpcTransport, type TransportOptions } from "./transport.ts";
 
 /** The replicated state machine. Entries include Raft's own (empty no-ops and `change` entries). */
 export interface StateMachine {
@@ -68,6 +68,8 @@ export interface RaftNodeOptions {
   registry?: Registry;
   logger?: Logger;
   seed?: number;
+  /** More gRPC services on the Raft port (see TransportOptions.services). */
+  services?: TransportOptions["services"];
   /** Tests only. */
   protocolVersion?: number;
   fsync?: boolean;
@@ -251,6 +253,7 @@ export class RaftNode {
         logger: opts.logger,
         deadlineMs: opts.transportDeadlineMs,
         protocolVersion: opts.protocolVersion,
+        services: opts.services,
         onMessage: (m) => node.onMessage(m),
       });
       node.updateMetrics();
@@ -274,6 +277,11 @@ export class RaftNode {
 
   setPeer(id: NodeId, address: string): void {
     if (id !== this.id) this.transport.setPeer(id, address);
+  }
+
+  /** The transport, for calls of other services to peers over their Raft routes. */
+  get peers(): Pick<GrpcTransport, "call" | "peerIds" | "peerAddress"> {
+    return this.transport;
   }
 
   get transportStats() {

@@ -144,6 +144,8 @@ export interface TransportOptions {
   reconnectMaxMs?: number;
   /** Tests only: speak another protocol version. */
   protocolVersion?: number;
+  /** More gRPC services served on the same port (e.g. the broker's controller RPCs). */
+  services?: { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }[];
 }
 
 export interface TransportStats {
@@ -208,6 +210,7 @@ export class GrpcTransport {
       send: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
         t.onSend(call.request, cb),
     });
+    for (const svc of opts.services ?? []) server.addService(svc.definition, svc.implementation);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(opts.listen, grpc.ServerCredentials.createInsecure(), (err, p) =>
         err ? reject(err) : resolve(p),
@@ -252,6 +255,30 @@ export class GrpcTransport {
 
   peerAddress(id: NodeId): string | undefined {
     return this.peers.get(id)?.address;
+  }
+
+  /** Ids of the peers with a known address. */
+  peerIds(): NodeId[] {
+    return [...this.peers.keys()];
+  }
+
+  /**
+   * One unary call of another service (see `services`) to peer `id`, over the same per-peer route as
+   * Raft messages. Rejects when the peer is unknown or the call fails.
+   */
+  call(id: NodeId, path: string, request: Buffer, deadlineMs: number): Promise<Buffer> {
+    const peer = this.peers.get(id);
+    if (!peer || this.stopped) return Promise.reject(new Error(`no route to node ${id}`));
+    return new Promise((resolve, reject) => {
+      peer.client.makeUnaryRequest<Buffer, Buffer>(
+        path,
+        identity,
+        identity,
+        request,
+        { deadline: Date.now() + deadlineMs },
+        (err, res) => (err ? reject(err) : resolve(res ?? Buffer.alloc(0))),
+      );
+    });
   }
 
   /** Sends `m` to `m.to` without waiting; dropped when the peer is unknown, unreachable or backlogged. */

@@ -17,6 +17,7 @@ import {
 } from "../../../protocol/generated/index.ts";
 import { TOPIC_CONFIGS, validateTopicConfigs } from "../state/topic-config.ts";
 import { invalidTopicName } from "../state/topics.ts";
+import { forwardToController } from "./cluster-forward.ts";
 import { code } from "./common.ts";
 import { defineHandler, type RequestContext } from "./types.ts";
 
@@ -143,6 +144,8 @@ export const incrementalAlterConfigs = defineHandler(
   0,
   1,
   async (ctx, req): Promise<IncrementalAlterConfigsResponse> => {
+    if (ctx.broker.cluster)
+      return forwardToController(ctx, apis.IncrementalAlterConfigs as never, "incrementalAlterConfigs", req);
     const topics = ctx.broker.topics;
     const seen = new Map<string, number>();
     for (const r of req.resources) {

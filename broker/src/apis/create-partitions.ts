@@ -2,6 +2,7 @@
 
 import type { CreatePartitionsTopicResult } from "../../../protocol/generated/create-partitions-response.ts";
 import { apis, type CreatePartitionsResponse } from "../../../protocol/generated/index.ts";
+import { forwardToController } from "./cluster-forward.ts";
 import { code } from "./common.ts";
 import { defineHandler } from "./types.ts";
 
@@ -10,6 +11,8 @@ export const createPartitions = defineHandler(
   0,
   3,
   async (ctx, req): Promise<CreatePartitionsResponse> => {
+    if (ctx.broker.cluster)
+      return forwardToController(ctx, apis.CreatePartitions as never, "createPartitions", req);
     const topics = ctx.broker.topics;
     const counts = new Map<string, number>();
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);

@@ -8,6 +8,7 @@ import type {
 import { apis, type CreateTopicsResponse } from "../../../protocol/generated/index.ts";
 import { TOPIC_CONFIGS, validateTopicConfigs } from "../state/topic-config.ts";
 import { invalidTopicName } from "../state/topics.ts";
+import { forwardToController } from "./cluster-forward.ts";
 import { code, ZERO_UUID } from "./common.ts";
 import { defineHandler, type RequestContext } from "./types.ts";
 
@@ -132,6 +133,7 @@ export const createTopics = defineHandler(
   2,
   7,
   async (ctx, req): Promise<CreateTopicsResponse> => {
+    if (ctx.broker.cluster) return forwardToController(ctx, apis.CreateTopics as never, "createTopics", req);
     const v = ctx.apiVersion;
     const counts = new Map<string, number>();
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);

@@ -2,6 +2,7 @@
 
 import type { DeletableTopicResult } from "../../../protocol/generated/delete-topics-response.ts";
 import { apis, type DeleteTopicsResponse } from "../../../protocol/generated/index.ts";
+import { forwardToController } from "./cluster-forward.ts";
 import { code, ZERO_UUID } from "./common.ts";
 import { defineHandler } from "./types.ts";
 
@@ -10,6 +11,7 @@ export const deleteTopics = defineHandler(
   1,
   6,
   async (ctx, req): Promise<DeleteTopicsResponse> => {
+    if (ctx.broker.cluster) return forwardToController(ctx, apis.DeleteTopics as never, "deleteTopics", req);
     const v = ctx.apiVersion;
     const topics = ctx.broker.topics;
     const wanted: { name: string | null; id: string }[] =

@@ -1,5 +1,6 @@
 /** DescribeCluster (key 60): one broker, which is also the controller. */
 import { apis, type DescribeClusterResponse } from "../../../protocol/generated/index.ts";
+import { liveBrokers } from "./cluster-metadata.ts";
 import { AUTHORIZED_OPERATIONS_OMITTED, code } from "./common.ts";
 import { defineHandler } from "./types.ts";
 
@@ -24,6 +25,15 @@ export const describeCluster = defineHandler(
       ],
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
     };
+    if (b.cluster) {
+      res.controllerId = b.cluster.controllerId();
+      res.brokers = liveBrokers(b.cluster.image).map((x) => ({
+        brokerId: x.nodeId,
+        host: x.host,
+        port: x.port,
+        rack: x.rack ?? null,
+      }));
+    }
     if (ctx.apiVersion >= 1) res.endpointType = ENDPOINT_BROKERS;
     if (endpointType !== ENDPOINT_BROKERS) {
       res.errorCode = code("UNSUPPORTED_ENDPOINT_TYPE");

@@ -11,7 +11,7 @@ import type { FetchPartition } from "../../../protocol/generated/fetch-request.t
 import type { FetchableTopicResponse, PartitionData } from "../../../protocol/generated/fetch-response.ts";
 import { apis, type FetchResponse } from "../../../protocol/generated/index.ts";
 import { AppendNotifier } from "../state/append-notifier.ts";
-import { LEADER_EPOCH, type PartitionRuntime } from "../state/topics.ts";
+import type { PartitionRuntime } from "../state/topics.ts";
 import { checkLeaderEpoch, code, errorCodeOf, ZERO_UUID } from "./common.ts";
 import { defineHandler, type RequestContext } from "./types.ts";
 
@@ -58,7 +58,8 @@ async function readAll(
       data.push(errorPartition(index, s.missingError));
       continue;
     }
-    const epochError = checkLeaderEpoch(s.partition.currentLeaderEpoch, LEADER_EPOCH);
+    const lead = ctx.broker.partitionLeadership(p.topic, p.index);
+    const epochError = checkLeaderEpoch(s.partition.currentLeaderEpoch, lead.leaderEpoch) || lead.errorCode;
     if (epochError !== 0) {
       errors = true;
       data.push(errorPartition(index, epochError));

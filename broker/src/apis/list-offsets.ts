@@ -8,7 +8,6 @@ import type {
   ListOffsetsPartitionResponse,
   ListOffsetsTopicResponse,
 } from "../../../protocol/generated/list-offsets-response.ts";
-import { LEADER_EPOCH } from "../state/topics.ts";
 import { checkLeaderEpoch, code, errorCodeOf } from "./common.ts";
 import { defineHandler } from "./types.ts";
 
@@ -50,7 +49,8 @@ export const listOffsets = defineHandler(
           r.errorCode = code("UNKNOWN_TOPIC_OR_PARTITION");
           continue;
         }
-        const epochError = checkLeaderEpoch(p.currentLeaderEpoch, LEADER_EPOCH);
+        const lead = ctx.broker.partitionLeadership(t.name, p.partitionIndex);
+        const epochError = checkLeaderEpoch(p.currentLeaderEpoch, lead.leaderEpoch) || lead.errorCode;
         if (epochError !== 0) {
           r.errorCode = epochError;
           continue;
@@ -61,23 +61,23 @@ export const listOffsets = defineHandler(
         try {
           if (ts === LATEST) {
             r.offset = BigInt(lastFetchable);
-            if (v >= 4) r.leaderEpoch = LEADER_EPOCH;
+            if (v >= 4) r.leaderEpoch = lead.leaderEpoch;
           } else if (ts === EARLIEST || (ts === EARLIEST_LOCAL && v >= 8)) {
             r.offset = BigInt(log.logStartOffset);
-            if (v >= 4) r.leaderEpoch = LEADER_EPOCH;
+            if (v >= 4) r.leaderEpoch = lead.leaderEpoch;
           } else if (ts === MAX_TIMESTAMP && v >= 7) {
             const hit = await log.offsetOfMaxTimestamp();
             if (hit && hit.offset < lastFetchable) {
               r.offset = BigInt(hit.offset);
               r.timestamp = BigInt(hit.timestamp);
-              if (v >= 4) r.leaderEpoch = LEADER_EPOCH;
+              if (v >= 4) r.leaderEpoch = lead.leaderEpoch;
             }
           } else if (ts >= 0n) {
             const hit = await log.offsetForTimestamp(Number(ts));
             if (hit && hit.offset < lastFetchable) {
               r.offset = BigInt(hit.offset);
               r.timestamp = BigInt(hit.timestamp);
-              if (v >= 4) r.leaderEpoch = LEADER_EPOCH;
+              if (v >= 4) r.leaderEpoch = lead.leaderEpoch;
             }
           }
         } catch (e) {

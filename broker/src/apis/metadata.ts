@@ -6,6 +6,7 @@ import type {
 } from "../../../protocol/generated/metadata-response.ts";
 import type { TopicRuntime } from "../state/topics.ts";
 import { invalidTopicName, LEADER_EPOCH } from "../state/topics.ts";
+import { clusterMetadata } from "./cluster-metadata.ts";
 import { AUTHORIZED_OPERATIONS_OMITTED, code, ZERO_UUID } from "./common.ts";
 import { defineHandler, type RequestContext } from "./types.ts";
 
@@ -43,6 +44,7 @@ function errorEntry(name: string | null, errorCode: number, topicId = ZERO_UUID)
 
 export const metadata = defineHandler(apis.Metadata, 0, 12, async (ctx, req): Promise<MetadataResponse> => {
   const broker = ctx.broker;
+  if (broker.cluster) return clusterMetadata(ctx, req);
   const v = ctx.apiVersion;
   const topics: MetadataResponseTopic[] = [];
   // v0: an empty list means all topics; v1+: null means all, empty means none.

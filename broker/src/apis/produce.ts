@@ -26,7 +26,7 @@ import {
 import { isProtocolError } from "../../../protocol/wire/errors.ts";
 import { CloseConnection } from "../network/connection.ts";
 import { effectiveConfig } from "../state/topic-config.ts";
-import { LEADER_EPOCH, type PartitionRuntime } from "../state/topics.ts";
+import type { PartitionRuntime } from "../state/topics.ts";
 import { code, errorCodeOf } from "./common.ts";
 import { defineHandler, type RequestContext } from "./types.ts";
 
@@ -161,6 +161,12 @@ async function producePartition(
   const part: PartitionRuntime | undefined = rt?.partitions[pd.index];
   if (!rt || !part)
     return fail("UNKNOWN_TOPIC_OR_PARTITION", "This server does not host this topic-partition.");
+  const lead = ctx.broker.partitionLeadership(topic, pd.index);
+  if (lead.errorCode !== 0)
+    return {
+      errorCode: lead.errorCode,
+      errorMessage: "This server is not the leader for that topic-partition.",
+    };
   const configs = rt.meta.configs;
   const pre = precheck(ctx, pd.records, Number(effectiveConfig(configs, "max.message.bytes")));
   if (!pre.ok) return pre.outcome;
@@ -206,7 +212,7 @@ async function producePartition(
     let result: Awaited<ReturnType<typeof part.log.append>>;
     try {
       result = await part.log.append(records, {
-        leaderEpoch: LEADER_EPOCH,
+        leaderEpoch: lead.leaderEpoch,
         timestampType: logAppendTimeType ? "LogAppendTime" : "CreateTime",
         now: Date.now(),
       });

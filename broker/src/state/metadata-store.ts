@@ -43,6 +43,11 @@ export function newTopicId(): string {
   }
 }
 
+/** The data dir belongs to another cluster (or node): the broker must not start on it. */
+export class ClusterIdentityError extends Error {
+  override name = "ClusterIdentityError";
+}
+
 export class MetadataStore {
   clusterId = "";
   producerIdBlockEnd = 0n;
@@ -52,6 +57,8 @@ export class MetadataStore {
   constructor(
     readonly dataDir: string,
     readonly nodeId: number,
+    /** Cluster mode: the configured cluster id (a new data dir takes it; another one is refused). */
+    readonly expectedClusterId?: string,
   ) {}
 
   async load(): Promise<void> {
@@ -63,7 +70,7 @@ export class MetadataStore {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
     if (text === undefined) {
-      this.clusterId = newClusterId();
+      this.clusterId = this.expectedClusterId ?? newClusterId();
       await this.save();
       return;
     }
@@ -71,7 +78,14 @@ export class MetadataStore {
     if (state.version !== STATE_VERSION)
       throw new Error(`unsupported ${STATE_FILE} version ${state.version}`);
     if (state.nodeId !== this.nodeId) {
-      throw new Error(`data dir ${this.dataDir} belongs to node ${state.nodeId}, not node ${this.nodeId}`);
+      throw new ClusterIdentityError(
+        `data dir ${this.dataDir} belongs to node ${state.nodeId}, not node ${this.nodeId}: refusing to start`,
+      );
+    }
+    if (this.expectedClusterId !== undefined && state.clusterId !== this.expectedClusterId) {
+      throw new ClusterIdentityError(
+        `data dir ${this.dataDir} belongs to cluster ${state.clusterId}, not ${this.expectedClusterId}: refusing to start`,
+      );
     }
     this.clusterId = state.clusterId;
     this.producerIdBlockEnd = BigInt(state.producerIdBlockEnd);

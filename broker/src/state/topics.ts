@@ -149,8 +149,13 @@ export class TopicManager {
     this.metrics.highWatermark.set(labels, p.log.highWatermark);
   }
 
-  async create(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRuntime> {
-    const meta: TopicMeta = { name, id: newTopicId(), partitions, configs, createdAtMs: Date.now() };
+  async create(
+    name: string,
+    partitions: number,
+    configs: Record<string, string>,
+    id: string = newTopicId(),
+  ): Promise<TopicRuntime> {
+    const meta: TopicMeta = { name, id, partitions, configs, createdAtMs: Date.now() };
     const rt: TopicRuntime = { meta, partitions: [] };
     // Start from empty directories even if a crash left some behind from an earlier incarnation.
     for (let p = 0; p < partitions; p++)
