@@ -10,6 +10,10 @@
  * which a newly active controller starts afresh, as Kafka's does.
  */
 import { ERROR_CODES, type ErrorName } from "../../protocol/error-codes.ts";
+import { collisionKey, invalidTopicName } from "../src/state/topic-names.ts";
+
+export { invalidTopicName };
+
 import type { AllocateProducerIdsRequest } from "../../protocol/generated/allocate-producer-ids-request.ts";
 import type { AllocateProducerIdsResponse } from "../../protocol/generated/allocate-producer-ids-response.ts";
 import type { AlterPartitionReassignmentsRequest } from "../../protocol/generated/alter-partition-reassignments-request.ts";
@@ -116,23 +120,6 @@ export interface ControllerResult<T> {
 const code = (name: ErrorName): number => ERROR_CODES[name];
 
 // ---- topic names ---------------------------------------------------------------------------------
-
-/** Kafka's Topic.validate: the error sentence for an illegal name, or undefined when legal. */
-export function invalidTopicName(name: string): string | undefined {
-  if (name.length === 0) return "Topic name is illegal, it can't be empty";
-  if (name === "." || name === "..") return 'Topic name cannot be "." or ".."';
-  if (name.length > 249) {
-    return `Topic name is illegal, it can't be longer than 249 characters, topic name: ${name}`;
-  }
-  if (!/^[a-zA-Z0-9._-]+$/.test(name)) {
-    return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
-  }
-  return undefined;
-}
-
-function collisionKey(name: string): string {
-  return name.replace(/\./g, "_");
-}
 
 /** FNV-1a of a string, for deterministic per-topic placement offsets. */
 function hashString(s: string): number {

@@ -16,6 +16,9 @@ import { Mutex } from "./append-notifier.ts";
 import { type MetadataStore, newTopicId, type TopicMeta } from "./metadata-store.ts";
 import { PartitionProducerState } from "./producer-state.ts";
 import { effectiveConfig } from "./topic-config.ts";
+import { collisionKey, invalidTopicName } from "./topic-names.ts";
+
+export { invalidTopicName };
 
 /** The single node is always the leader, at this epoch (no reassignment ever bumps it). */
 export const LEADER_EPOCH = 0;
@@ -31,23 +34,6 @@ export interface PartitionRuntime {
 export interface TopicRuntime {
   meta: TopicMeta;
   partitions: PartitionRuntime[];
-}
-
-/** Kafka's Topic.validate: the error sentence for an illegal name, or undefined when legal. */
-export function invalidTopicName(name: string): string | undefined {
-  if (name.length === 0) return "Topic name is illegal, it can't be empty";
-  if (name === "." || name === "..") return 'Topic name cannot be "." or ".."';
-  if (name.length > 249)
-    return `Topic name is illegal, it can't be longer than 249 characters, topic name: ${name}`;
-  if (!/^[a-zA-Z0-9._-]+$/.test(name)) {
-    return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
-  }
-  return undefined;
-}
-
-/** Kafka's Topic.unifyCollisionChars: '.' and '_' collide in metric names. */
-function collisionKey(name: string): string {
-  return name.replace(/\./g, "_");
 }
 
 export class TopicManager {
