@@ -29,6 +29,7 @@ import { allocatePorts, assertPortsFree, LOOPBACK } from "../cluster/ports.ts";
 import { registerCleanupPath, registerShutdownHook } from "../cluster/process-supervisor.ts";
 import type { Address, Cluster, NodeInfo, TerminateResult } from "../cluster/types.ts";
 import type { KafkaClusterOptions } from "../targets/kafka.ts";
+import { kafkaNodeDefaults, writeServerProperties } from "../targets/kafka-config.ts";
 import { type Reaper, removeRun, runLabels, startReaper, sweepDeadRuns } from "./cleanup.ts";
 import { loadTestcontainers, requireEngine } from "./engine.ts";
 import { ensureKafkaImage, ensureReferenceImage, IMAGE_PATHS } from "./images.ts";
@@ -334,24 +335,10 @@ export class DockerCluster implements Cluster {
       "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
       "inter.broker.listener.name": "INTERNAL",
       "log.dirs": "/data",
-      "num.partitions": 1,
-      "auto.create.topics.enable": this.options.autoCreateTopics ?? true,
-      "min.insync.replicas": this.options.minInsyncReplicas ?? 1,
-      "offsets.topic.replication.factor": Math.min(3, n),
-      "offsets.topic.num.partitions": 10,
-      "transaction.state.log.replication.factor": Math.min(3, n),
-      "transaction.state.log.min.isr": Math.min(2, n),
-      "transaction.state.log.num.partitions": 10,
-      "share.coordinator.state.topic.replication.factor": Math.min(3, n),
-      "share.coordinator.state.topic.min.isr": Math.min(2, n),
-      "group.initial.rebalance.delay.ms": 0,
-      ...(node.rack ? { "broker.rack": node.rack } : {}),
+      ...kafkaNodeDefaults(n, this.options, node.rack),
       ...this.options.config,
     };
-    const text = Object.entries(config)
-      .map(([k, v]) => `${k}=${v}`)
-      .join("\n");
-    writeFileSync(join(node.configDir, "server.properties"), `# Written by the Gauntlet harness.\n${text}\n`);
+    writeServerProperties(join(node.configDir, "server.properties"), config);
     writeFileSync(join(node.configDir, "log4j2.properties"), LOG4J2_CONFIG);
   }
 

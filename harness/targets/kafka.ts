@@ -26,6 +26,7 @@ import {
 import type { Address, Cluster, LocalClusterOptions, NodeInfo, TerminateResult } from "../cluster/types.ts";
 import type { PeerAddressFn } from "../faults/fault-plane.ts";
 import { javaBin, kafkaLibsDir } from "../tools.ts";
+import { kafkaNodeDefaults, writeServerProperties } from "./kafka-config.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -314,24 +315,10 @@ export class KafkaCluster implements Cluster {
       "listener.security.protocol.map": names.map((name) => `${name}:PLAINTEXT`).join(","),
       "inter.broker.listener.name": node.fromPorts ? `FROM_${node.nodeId}` : "PLAINTEXT",
       "log.dirs": node.dataDir,
-      "num.partitions": 1,
-      "auto.create.topics.enable": this.options.autoCreateTopics ?? true,
-      "min.insync.replicas": this.options.minInsyncReplicas ?? 1,
-      "offsets.topic.replication.factor": Math.min(3, n),
-      "offsets.topic.num.partitions": 10,
-      "transaction.state.log.replication.factor": Math.min(3, n),
-      "transaction.state.log.min.isr": Math.min(2, n),
-      "transaction.state.log.num.partitions": 10,
-      "share.coordinator.state.topic.replication.factor": Math.min(3, n),
-      "share.coordinator.state.topic.min.isr": Math.min(2, n),
-      "group.initial.rebalance.delay.ms": 0,
-      ...(node.rack ? { "broker.rack": node.rack } : {}),
+      ...kafkaNodeDefaults(n, this.options, node.rack),
       ...this.options.config,
     };
-    const text = Object.entries(config)
-      .map(([k, v]) => `${k}=${v}`)
-      .join("\n");
-    writeFileSync(node.configFile, `# Written by the Gauntlet harness.\n${text}\n`);
+    writeServerProperties(node.configFile, config);
   }
 
   private jvmArgs(node: KafkaNode): string[] {
