@@ -24,6 +24,35 @@ import { defineHandler, type RequestContext } from "./types.ts";
 const RESOURCE_TOPIC = 2;
 const RESOURCE_BROKER = 4;
 
+interface ConfigResource {
+  resourceType: number;
+  resourceName: string;
+}
+
+/** A predicate for resources named more than once in one request (Kafka rejects each of them). */
+function duplicateResources(resources: ConfigResource[]): (res: ConfigResource) => boolean {
+  const key = (r: ConfigResource) => `${r.resourceType}\u0000${r.resourceName}`;
+  const seen = new Map<string, number>();
+  for (const r of resources) seen.set(key(r), (seen.get(key(r)) ?? 0) + 1);
+  return (r) => (seen.get(key(r)) ?? 0) > 1;
+}
+
+/** The checks both AlterConfigs flavours make before looking at a resource's configs. */
+function resourceTypeError(
+  res: ConfigResource,
+  isDuplicate: (res: ConfigResource) => boolean,
+): { error: Parameters<typeof code>[0]; message: string } | undefined {
+  if (isDuplicate(res))
+    return { error: "INVALID_REQUEST", message: "Error due to duplicate resource in the request" };
+  if (res.resourceType === RESOURCE_BROKER) {
+    return { error: "INVALID_REQUEST", message: "This broker does not support dynamic broker configs" };
+  }
+  if (res.resourceType !== RESOURCE_TOPIC) {
+    return { error: "INVALID_REQUEST", message: `Unsupported resource type ${res.resourceType}` };
+  }
+  return undefined;
+}
+
 /** ConfigSource: DYNAMIC_TOPIC_CONFIG 1, STATIC_BROKER_CONFIG 4, DEFAULT_CONFIG 5. */
 const SOURCE_TOPIC = 1;
 const SOURCE_STATIC_BROKER = 4;
@@ -147,11 +176,7 @@ export const incrementalAlterConfigs = defineHandler(
     if (ctx.broker.cluster)
       return forwardToController(ctx, apis.IncrementalAlterConfigs as never, "incrementalAlterConfigs", req);
     const topics = ctx.broker.topics;
-    const seen = new Map<string, number>();
-    for (const r of req.resources) {
-      const k = `${r.resourceType}\u0000${r.resourceName}`;
-      seen.set(k, (seen.get(k) ?? 0) + 1);
-    }
+    const isDuplicate = duplicateResources(req.resources);
     const responses: AlterConfigsResourceResponse[] = [];
     await topics.adminMutex.run(async () => {
       for (const res of req.resources) {
@@ -166,16 +191,9 @@ export const incrementalAlterConfigs = defineHandler(
           out.errorCode = code(name);
           out.errorMessage = message;
         };
-        if (seen.get(`${res.resourceType}\u0000${res.resourceName}`)! > 1) {
-          fail("INVALID_REQUEST", "Error due to duplicate resource in the request");
-          continue;
-        }
-        if (res.resourceType === RESOURCE_BROKER) {
-          fail("INVALID_REQUEST", "This broker does not support dynamic broker configs");
-          continue;
-        }
-        if (res.resourceType !== RESOURCE_TOPIC) {
-          fail("INVALID_REQUEST", `Unsupported resource type ${res.resourceType}`);
+        const typeError = resourceTypeError(res, isDuplicate);
+        if (typeError) {
+          fail(typeError.error, typeError.message);
           continue;
         }
         const names = res.configs.map((c) => c.name);
@@ -266,11 +284,7 @@ export const alterConfigs = defineHandler(
   2,
   async (ctx, req): Promise<AlterConfigsResponse> => {
     const topics = ctx.broker.topics;
-    const seen = new Map<string, number>();
-    for (const r of req.resources) {
-      const k = `${r.resourceType}\u0000${r.resourceName}`;
-      seen.set(k, (seen.get(k) ?? 0) + 1);
-    }
+    const isDuplicate = duplicateResources(req.resources);
     const responses: AlterConfigsResourceResponse[] = [];
     await topics.adminMutex.run(async () => {
       for (const res of req.resources) {
@@ -285,16 +299,9 @@ export const alterConfigs = defineHandler(
           out.errorCode = code(name);
           out.errorMessage = message;
         };
-        if (seen.get(`${res.resourceType}\u0000${res.resourceName}`)! > 1) {
-          fail("INVALID_REQUEST", "Error due to duplicate resource in the request");
-          continue;
-        }
-        if (res.resourceType === RESOURCE_BROKER) {
-          fail("INVALID_REQUEST", "This broker does not support dynamic broker configs");
-          continue;
-        }
-        if (res.resourceType !== RESOURCE_TOPIC) {
-          fail("INVALID_REQUEST", `Unsupported resource type ${res.resourceType}`);
+        const typeError = resourceTypeError(res, isDuplicate);
+        if (typeError) {
+          fail(typeError.error, typeError.message);
           continue;
         }
         const bad = invalidTopicName(res.resourceName);
