@@ -214,8 +214,12 @@ export class KafkajsClient implements ConformanceClient {
         joined = r;
       });
       consumer.on(consumer.events.GROUP_JOIN, () => joined());
+      let retriedError: unknown;
       consumer.on(consumer.events.CRASH, (e) => {
-        crash = e.payload.error;
+        // kafkajs restarts the consumer itself after a retriable error (a coordinator still loading
+        // on a fresh cluster, say): keep waiting, and report the error only if records never come
+        if (e.payload.restart) retriedError = e.payload.error;
+        else crash = e.payload.error;
       });
       await consumer.subscribe({ topics: [topic], fromBeginning: from === "earliest" });
       await consumer.run({
@@ -244,6 +248,9 @@ export class KafkajsClient implements ConformanceClient {
       }
       while (messages.length < opts.count && Date.now() < deadline && !crash) await sleep(20);
       if (crash) return { messages, error: kafkajsErrorName(crash) };
+      if (messages.length < opts.count && retriedError) {
+        return { messages, error: kafkajsErrorName(retriedError) };
+      }
       return { messages: messages.slice(0, Math.max(opts.count, messages.length)) };
     } finally {
       await this.closeConsumer(consumer);

@@ -205,6 +205,17 @@ export class RawKafka {
         timeoutMs,
       );
     }
+    // Metadata can name a leader a moment before that broker's replica manager acts as one (Kafka
+    // publishes its metadata cache first): probe every leader with ListOffsets, which needs the
+    // leadership itself, so a client's first produce does not meet NOT_LEADER_OR_FOLLOWER and retry
+    // (a non-idempotent retry writes duplicates, which is legal and not what a test is about).
+    for (let partition = 0; partition < n; partition++) {
+      await waitFor(
+        `${topic}-${partition} to accept requests on its leader`,
+        async () => ((await this.listOffset(topic, partition, -1n)).errorCode === 0 ? true : undefined),
+        timeoutMs,
+      );
+    }
     return n;
   }
 
