@@ -23,6 +23,7 @@ import { GroupsBridge } from "./groups-bridge.ts";
 import { BrokerMetrics } from "./metrics.ts";
 import { CloseConnection, Connection, type FrameHandler } from "./network/connection.ts";
 import { decodeRequestHeader, encodeResponseFrame, peekHeader } from "./network/wire-frames.ts";
+import { ReplicaManager } from "./replication/replica-manager.ts";
 import { AppendNotifier } from "./state/append-notifier.ts";
 import { MetadataStore } from "./state/metadata-store.ts";
 import { LEADER_EPOCH, TopicManager } from "./state/topics.ts";
@@ -43,6 +44,8 @@ export class Broker implements FrameHandler {
   readonly groups: GroupsBridge;
   /** Cluster mode: the Raft metadata node (image, active controller, registration); else undefined. */
   readonly cluster: MetadataNode | undefined;
+  /** Cluster mode: partition replication (leader and follower sides); else undefined. */
+  readonly replication: ReplicaManager | undefined;
   /** Called when cluster mode hits a fatal condition (main stops the broker and exits 2). */
   onFatal: (message: string) => void = () => {};
   private server: Server | undefined;
@@ -74,10 +77,35 @@ export class Broker implements FrameHandler {
           kafkaEndpoint: () => ({ host: this.advertisedHost, port: this.advertisedPort }),
           rack: settings.rack,
           log,
-          onImage: (image) => reconcileTopics(this.topics, image, log),
+          onImage: async (image) => {
+            await reconcileTopics(this.topics, image, log);
+            await this.replication?.onImage(image);
+          },
           onFatal: (message) => this.onFatal(message),
         })
       : undefined;
+    this.replication =
+      this.cluster && settings.cluster
+        ? new ReplicaManager({
+            nodeId: settings.nodeId,
+            topics: this.topics,
+            notifier: this.notifier,
+            cluster: this.cluster,
+            log,
+            replicaLagTimeMaxMs: settings.cluster.replicaLagTimeMaxMs,
+          })
+        : undefined;
+  }
+
+  /** A partition's replicas and ISR in the committed image (cluster mode), else undefined. */
+  partitionReplicas(
+    topic: string,
+    index: number,
+  ): { replicas: readonly number[]; isr: readonly number[] } | undefined {
+    if (!this.cluster) return undefined;
+    const image = this.cluster.image;
+    const id = image.topicIds.get(topic);
+    return id === undefined ? undefined : image.topics.get(id)?.partitions.get(index);
   }
 
   /**
@@ -111,6 +139,7 @@ export class Broker implements FrameHandler {
     const started = performance.now();
     await this.store.load();
     await this.topics.loadAll();
+    this.replication?.start();
     await this.cluster?.start();
     this.nextProducerId = this.store.producerIdBlockEnd;
     await this.groups.start();
@@ -283,6 +312,9 @@ export class Broker implements FrameHandler {
     this.serving = false;
     const started = performance.now();
     this.log.info({ connections: this.connections.size }, "broker stopping");
+    // Cluster mode: controlled shutdown first, still serving, so leaderships move while clients and
+    // followers can follow them (Kafka's order).
+    if (this.cluster) await this.cluster.controlledShutdown(this.settings.shutdownTimeoutMs);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     const server = this.server;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
@@ -301,6 +333,7 @@ export class Broker implements FrameHandler {
       this.log.warn({ connections: this.connections.size }, "shutdown timeout: closing busy connections");
     for (const c of [...this.connections]) c.destroy();
     await closed;
+    await this.replication?.stop();
     await this.cluster?.stop();
     await this.groups.stop();
     await this.topics.closeAll();

@@ -57,6 +57,8 @@ export interface ClusterSettings {
   heartbeatIntervalMs: number;
   /** default.replication.factor for CreateTopics with -1 and auto-created topics. */
   defaultReplicationFactor: number;
+  /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
+  replicaLagTimeMaxMs: number;
 }
 
 export class ConfigError extends Error {
@@ -94,6 +96,7 @@ type RawSettings = {
   sessionTimeoutMs?: string;
   heartbeatIntervalMs?: string;
   defaultReplicationFactor?: string;
+  replicaLagTimeMaxMs?: string;
 };
 
 const DEFS: SettingDef[] = [
@@ -180,6 +183,11 @@ const DEFS: SettingDef[] = [
     flag: "--default-replication-factor <n>",
     description: "cluster mode: default.replication.factor",
   },
+  {
+    key: "replicaLagTimeMaxMs",
+    flag: "--replica-lag-time-max-ms <ms>",
+    description: "cluster mode: replica.lag.time.max.ms (a follower behind for longer leaves the ISR)",
+  },
 ];
 
 export const DEFAULTS = {
@@ -195,6 +203,7 @@ export const DEFAULTS = {
   sessionTimeoutMs: "9000",
   heartbeatIntervalMs: "500",
   defaultReplicationFactor: "1",
+  replicaLagTimeMaxMs: "30000",
 } as const;
 
 function envName(key: string): string {
@@ -409,6 +418,7 @@ function clusterSettings(raw: RawSettings, nodeId: number): ClusterSettings | un
       1,
       32767,
     ),
+    replicaLagTimeMaxMs: parseInteger(raw.replicaLagTimeMaxMs!, "--replica-lag-time-max-ms", 100),
   };
 }
 

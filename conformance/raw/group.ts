@@ -2,6 +2,7 @@
 // group tests that need exact error codes, and for a member that "crashes" (stops heartbeating
 // without leaving) so the session-timeout path can be observed.
 
+import type { RawConnection } from "../../protocol/client/connection.ts";
 import {
   decodeConsumerProtocolAssignment,
   encodeConsumerProtocolAssignment,
@@ -13,7 +14,6 @@ import {
 import { ApiKey } from "../../protocol/generated/index.ts";
 import { Reader } from "../../protocol/wire/reader.ts";
 import { Writer } from "../../protocol/wire/writer.ts";
-import type { RawConnection } from "./connection.ts";
 import { E, type RawKafka } from "./kafka.ts";
 
 export function subscriptionBytes(topics: string[]): Buffer {

@@ -2,6 +2,8 @@
 // ApiVersions, Metadata, leader/coordinator lookup and the handful of requests the raw tests need
 // (CreateTopics, Produce, Fetch, ListOffsets, InitProducerId). It hides nothing: every helper returns
 // the decoded response or the exact error code.
+
+import { type Endpoint, RawConnection } from "../../protocol/client/connection.ts";
 import { ERROR_CODES, errorName } from "../../protocol/error-codes.ts";
 import { ApiKey, getApi } from "../../protocol/generated/index.ts";
 import type { MetadataResponse } from "../../protocol/generated/metadata-response.ts";
@@ -13,7 +15,6 @@ import {
   readBatchHeader,
   splitBatches,
 } from "../../protocol/records/index.ts";
-import { type Endpoint, RawConnection } from "./connection.ts";
 
 export interface VersionRange {
   min: number;

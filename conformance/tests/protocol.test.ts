@@ -1,12 +1,12 @@
 // ApiVersions negotiation (incl. the KIP-511 fallback), version negotiation, and malformed requests:
 // what clients hide, checked through the project's codec on raw connections.
 import { expect } from "vitest";
+import { ConnectionClosedError, type RawConnection } from "../../protocol/client/connection.ts";
 import { ERROR_CODES } from "../../protocol/error-codes.ts";
 import { ApiKey, getApi } from "../../protocol/generated/index.ts";
 import { decodeResponseFrame } from "../../protocol/messages.ts";
 import { Writer } from "../../protocol/wire/writer.ts";
 import { rawSuite } from "../context.ts";
-import { ConnectionClosedError, type RawConnection } from "../raw/connection.ts";
 import { codeName } from "../raw/kafka.ts";
 
 /** The APIs every Kafka-compatible broker must advertise for ordinary clients to work. */

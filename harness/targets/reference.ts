@@ -35,6 +35,7 @@ const KAFKA_CONFIG_FLAGS: Record<string, string> = {
   "broker.session.timeout.ms": "--session-timeout-ms",
   "broker.heartbeat.interval.ms": "--heartbeat-interval-ms",
   "default.replication.factor": "--default-replication-factor",
+  "replica.lag.time.max.ms": "--replica-lag-time-max-ms",
 };
 const SETTING_FLAGS: Record<string, string> = {
   groupInitialRebalanceDelayMs: "--group-initial-rebalance-delay-ms",
@@ -49,6 +50,7 @@ const SETTING_FLAGS: Record<string, string> = {
   sessionTimeoutMs: "--session-timeout-ms",
   heartbeatIntervalMs: "--heartbeat-interval-ms",
   defaultReplicationFactor: "--default-replication-factor",
+  replicaLagTimeMaxMs: "--replica-lag-time-max-ms",
 };
 
 /**

@@ -5,6 +5,11 @@
  * KIP-74: the first non-empty partition returns at least one whole batch even above the byte
  * limits. KIP-227 sessions are refused correctly: every response carries session id 0 (a full
  * response), and an incremental request for a session we never created gets FETCH_SESSION_ID_NOT_FOUND.
+ *
+ * Cluster mode: a Fetch with a replica id (>= 0) is a follower replicating. It is served only by the
+ * leader, to a replica of the partition, up to the log end offset (not the high watermark); its fetch
+ * offset is the follower's log end, which the replica manager uses to advance the high watermark and
+ * the ISR.
  */
 
 import type { FetchPartition } from "../../../protocol/generated/fetch-request.ts";
@@ -44,6 +49,7 @@ async function readAll(
   slots: Slot[],
   maxBytes: number,
   readCommitted: boolean,
+  replicaId: number,
 ): Promise<{ data: PartitionData[]; bytes: number; errors: boolean }> {
   let remaining = maxBytes;
   let minOneMessage = true;
@@ -67,14 +73,27 @@ async function readAll(
     }
     const log = p.log;
     const fetchOffset = Number(s.partition.fetchOffset);
+    let maxOffset = log.highWatermark;
+    if (replicaId >= 0) {
+      const replication = ctx.broker.replication;
+      const replicaError = replication
+        ? replication.onReplicaFetch(p, replicaId, fetchOffset)
+        : code("NOT_LEADER_OR_FOLLOWER");
+      if (replicaError !== 0) {
+        errors = true;
+        data.push(errorPartition(index, replicaError));
+        continue;
+      }
+      maxOffset = log.logEndOffset;
+    }
     let records: Buffer = EMPTY;
     try {
       const limit = Math.max(0, Math.min(s.partition.partitionMaxBytes, remaining));
       if (limit > 0 || minOneMessage) {
-        const res = await log.read(fetchOffset, limit, { maxOffset: log.highWatermark, minOneMessage });
+        const res = await log.read(fetchOffset, limit, { maxOffset, minOneMessage });
         records = res.records;
       } else if (fetchOffset < log.logStartOffset || fetchOffset > log.logEndOffset) {
-        await log.read(fetchOffset, 0, { maxOffset: log.highWatermark, minOneMessage: false });
+        await log.read(fetchOffset, 0, { maxOffset, minOneMessage: false });
       }
     } catch (e) {
       errors = true;
@@ -112,6 +131,7 @@ export const fetch = defineHandler(apis.Fetch, 4, 17, async (ctx, req): Promise<
     return base;
   }
   const readCommitted = (req.isolationLevel ?? 0) === READ_COMMITTED;
+  const replicaId = v >= 15 ? (req.replicaState?.replicaId ?? -1) : (req.replicaId ?? -1);
   const useIds = v >= 13;
   const groups: { key: { topic?: string; topicId?: string }; slots: Slot[] }[] = [];
   const allSlots: Slot[] = [];
@@ -135,7 +155,7 @@ export const fetch = defineHandler(apis.Fetch, 4, 17, async (ctx, req): Promise<
   const maxBytes = v >= 3 ? (req.maxBytes ?? 0x7fffffff) : 0x7fffffff;
   const maxWait = Math.min(Math.max(0, req.maxWaitMs), broker.settings.maxFetchWaitMs);
   const deadline = Date.now() + maxWait;
-  let result = await readAll(ctx, allSlots, maxBytes, readCommitted);
+  let result = await readAll(ctx, allSlots, maxBytes, readCommitted, replicaId);
   const keys = allSlots
     .filter((s) => s.runtime)
     .map((s) => AppendNotifier.key(s.runtime!.topic, s.runtime!.index));
@@ -150,7 +170,7 @@ export const fetch = defineHandler(apis.Fetch, 4, 17, async (ctx, req): Promise<
     const left = deadline - Date.now();
     if (left <= 0) break;
     await broker.notifier.wait(keys, left);
-    result = await readAll(ctx, allSlots, maxBytes, readCommitted);
+    result = await readAll(ctx, allSlots, maxBytes, readCommitted, replicaId);
   }
   let i = 0;
   base.responses = groups.map((g): FetchableTopicResponse => {

@@ -4,6 +4,10 @@
  * mutex the idempotence checks (duplicate → original offsets; sequence gap → OUT_OF_ORDER_SEQUENCE_NUMBER;
  * old epoch → INVALID_PRODUCER_EPOCH), the append and the producer-state update. acks=0 gets no
  * response; an acks=0 request that failed closes the connection, as Kafka does, so the producer notices.
+ *
+ * Cluster mode: only the leader appends; acks=all then waits (outside the partition mutex, so later
+ * requests keep appending) until the high watermark passes the batch, i.e. the whole ISR has it
+ * (`ReplicaManager.waitForReplication`), bounded by the request's timeout.
  */
 import { apis, type ProduceResponse } from "../../../protocol/generated/index.ts";
 import type { PartitionProduceData } from "../../../protocol/generated/produce-request.ts";
@@ -156,6 +160,7 @@ async function producePartition(
   topic: string,
   pd: PartitionProduceData,
   acks: number,
+  timeoutMs: number,
 ): Promise<Outcome> {
   const rt = ctx.broker.topics.get(topic);
   const part: PartitionRuntime | undefined = rt?.partitions[pd.index];
@@ -172,10 +177,12 @@ async function producePartition(
   if (!pre.ok) return pre.outcome;
   const header = pre.header;
   // Kafka 4.x (Partition.appendRecordsToLeader): the effective minimum ISR is min.insync.replicas
-  // capped at the partition's replica count, and acks=all fails only when the ISR is below it. This
-  // node is every partition's sole replica and its ISR.
-  const replicas = [ctx.broker.nodeId];
-  const isr = replicas;
+  // capped at the partition's replica count, and acks=all fails only when the ISR is below it. A
+  // single node is every partition's sole replica and its ISR.
+  const replication = ctx.broker.replication;
+  const placement = ctx.broker.partitionReplicas(topic, pd.index);
+  const replicas = placement?.replicas ?? [ctx.broker.nodeId];
+  const isr = replication?.isr(topic, pd.index) ?? placement?.isr ?? replicas;
   const minIsr = Math.min(Number(effectiveConfig(configs, "min.insync.replicas")), replicas.length);
   if (acks === -1 && isr.length < minIsr) {
     return fail(
@@ -185,7 +192,7 @@ async function producePartition(
   }
   const logAppendTimeType = effectiveConfig(configs, "message.timestamp.type") === "LogAppendTime";
   const records = pd.records!;
-  return part.mutex.run(async (): Promise<Outcome> => {
+  const appended = await part.mutex.run(async (): Promise<Outcome & { required?: number }> => {
     const idempotent = header.producerId >= 0n;
     const incoming = {
       producerId: header.producerId,
@@ -205,6 +212,7 @@ async function producePartition(
           baseOffset: check.batch.firstOffset,
           logAppendTime: check.batch.timestamp,
           logStartOffset: part.log.logStartOffset,
+          required: check.batch.firstOffset + header.lastOffsetDelta + 1,
         };
       }
       if (check.kind === "error") return fail(check.error, check.message);
@@ -224,7 +232,8 @@ async function producePartition(
       const ts = logAppendTimeType ? result.logAppendTime : Number(header.maxTimestamp);
       part.producers.record(incoming, result.baseOffset, ts);
     }
-    part.log.setHighWatermark(Math.max(part.log.highWatermark, result.lastOffset + 1));
+    if (replication) replication.onLeaderAppend(part);
+    else part.log.setHighWatermark(Math.max(part.log.highWatermark, result.lastOffset + 1));
     ctx.broker.topics.updateGauges(part);
     ctx.broker.metrics.messagesIn.inc({ topic }, header.recordCount);
     ctx.broker.notifier.notify(topic, pd.index);
@@ -233,8 +242,23 @@ async function producePartition(
       baseOffset: result.baseOffset,
       logAppendTime: result.logAppendTime,
       logStartOffset: result.logStartOffset,
+      required: result.lastOffset + 1,
     };
   });
+  if (acks !== -1 || !replication || appended.errorCode !== 0 || appended.required === undefined) {
+    return appended;
+  }
+  const replicated = await replication.waitForReplication(part, appended.required, minIsr, timeoutMs);
+  if (replicated === 0) return appended;
+  return {
+    errorCode: replicated,
+    errorMessage:
+      replicated === code("NOT_ENOUGH_REPLICAS_AFTER_APPEND")
+        ? `The ISR of ${topic}-${pd.index} shrank below min.insync.replicas (${minIsr}) after the append`
+        : replicated === code("REQUEST_TIMED_OUT")
+          ? `The ISR did not replicate the records within ${timeoutMs} ms`
+          : "This server is no longer the leader for that topic-partition.",
+  };
 }
 
 export const produce = defineHandler(
@@ -252,7 +276,7 @@ export const produce = defineHandler(
             let o: Outcome;
             if (!validAcks) o = fail("INVALID_REQUIRED_ACKS");
             else if (req.transactionalId != null) o = fail("TRANSACTIONAL_ID_AUTHORIZATION_FAILED");
-            else o = await producePartition(ctx, t.name, pd, acks);
+            else o = await producePartition(ctx, t.name, pd, acks, req.timeoutMs);
             const r: PartitionProduceResponse = {
               index: pd.index,
               errorCode: o.errorCode,

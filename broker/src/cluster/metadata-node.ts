@@ -19,6 +19,8 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { ERROR_CODES } from "../../../protocol/error-codes.ts";
 import type { AllocateProducerIdsResponse } from "../../../protocol/generated/allocate-producer-ids-response.ts";
+import type { AlterPartitionRequest } from "../../../protocol/generated/alter-partition-request.ts";
+import type { AlterPartitionResponse } from "../../../protocol/generated/alter-partition-response.ts";
 import type { BrokerHeartbeatResponse } from "../../../protocol/generated/broker-heartbeat-response.ts";
 import type { BrokerRegistrationResponse } from "../../../protocol/generated/broker-registration-response.ts";
 import type { CreatePartitionsRequest } from "../../../protocol/generated/create-partitions-request.ts";
@@ -74,7 +76,14 @@ export class ClusterFatalError extends Error {
 
 export interface ControllerOps {
   register: { brokerId: number; incarnationId: string; kafka: HostPort; raft: string; rack: string | null };
-  heartbeat: { brokerId: number; brokerEpoch: bigint; currentMetadataOffset: bigint };
+  heartbeat: {
+    brokerId: number;
+    brokerEpoch: bigint;
+    currentMetadataOffset: bigint;
+    wantShutDown?: boolean;
+  };
+  /** AlterPartition (ISR changes from a partition leader), at version 3 (ISR members with epochs). */
+  alterPartition: AlterPartitionRequest;
   createTopics: CreateTopicsRequest;
   deleteTopics: DeleteTopicsRequest;
   createPartitions: CreatePartitionsRequest;
@@ -85,6 +94,7 @@ export interface ControllerOps {
 interface OpResponses {
   register: BrokerRegistrationResponse;
   heartbeat: BrokerHeartbeatResponse;
+  alterPartition: AlterPartitionResponse;
   createTopics: CreateTopicsResponse;
   deleteTopics: DeleteTopicsResponse;
   createPartitions: CreatePartitionsResponse;
@@ -367,9 +377,15 @@ export class MetadataNode {
       case "heartbeat": {
         const a = args as ControllerOps["heartbeat"];
         return this.decide((img) =>
-          this.controller.brokerHeartbeat(img, { ...a, wantFence: false, wantShutDown: false }, now),
+          this.controller.brokerHeartbeat(
+            img,
+            { ...a, wantFence: false, wantShutDown: a.wantShutDown ?? false },
+            now,
+          ),
         );
       }
+      case "alterPartition":
+        return this.decide((img) => this.controller.alterPartition(img, args as AlterPartitionRequest, 3));
       case "createTopics":
         return this.decide((img) => this.controller.createTopics(img, args as CreateTopicsRequest));
       case "deleteTopics":
@@ -602,6 +618,50 @@ export class MetadataNode {
   private fatal(message: string): void {
     this.log.fatal(message);
     this.opts.onFatal(message);
+  }
+
+  /**
+   * Controlled shutdown (SIGTERM): heartbeats asking to shut down until the controller has moved this
+   * broker's leaderships away and says `shouldShutDown`, then hands the Raft (quorum) leadership to
+   * another voter if this node holds it. Bounded by `timeoutMs`; returns whether it completed.
+   */
+  async controlledShutdown(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    let done = this.brokerEpoch < 0n;
+    while (!done && !this.stopped && Date.now() < deadline) {
+      try {
+        const r = await this.call(
+          "heartbeat",
+          {
+            brokerId: this.opts.nodeId,
+            brokerEpoch: this.brokerEpoch,
+            currentMetadataOffset: BigInt(this.image.highestOffset),
+            wantShutDown: true,
+          },
+          Math.max(100, Math.min(CALL_TIMEOUT_MS, deadline - Date.now())),
+          false,
+        );
+        if (r.errorCode !== 0 || r.shouldShutDown) done = true;
+      } catch {
+        // no controller right now: try again until the deadline
+      }
+      if (!done) await sleep(Math.min(100, this.opts.cluster.heartbeatIntervalMs));
+    }
+    if (this.isLeader()) {
+      const conf = this.raft.status().conf;
+      for (const to of conf.voters.filter((v) => v !== this.opts.nodeId)) {
+        if (Date.now() >= deadline) break;
+        try {
+          await this.raft.transferLeadership(to);
+          for (let i = 0; i < 20 && this.isLeader(); i++) await sleep(25);
+          if (!this.isLeader()) break;
+        } catch (e) {
+          this.log.debug({ err: (e as Error).message, to }, "quorum leadership transfer failed");
+        }
+      }
+    }
+    this.log.info({ leadershipsMoved: done, quorumLeader: this.isLeader() }, "controlled shutdown done");
+    return done;
   }
 
   async stop(): Promise<void> {

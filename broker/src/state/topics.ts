@@ -115,8 +115,9 @@ export class TopicManager {
       decompress: (codec, data) => decompress(codec as Compression, data),
       onWarning: (message, details) => this.log.warn({ ...details, topic: meta.name, partition: p }, message),
     });
-    // A single replica is the whole ISR: everything in the log is committed.
-    log.setHighWatermark(log.logEndOffset);
+    // A single replica is the whole ISR: everything in the log is committed. In cluster mode the
+    // checkpointed high watermark stands; the leader advances it as the ISR confirms.
+    if (!this.settings.cluster) log.setHighWatermark(log.logEndOffset);
     const rt: PartitionRuntime = {
       topic: meta.name,
       index: p,

@@ -1,15 +1,16 @@
-// One TCP connection speaking the Kafka protocol through the project's generated codec. Requests are
-// pipelined and matched to responses by correlation id. `sendBytes` writes arbitrary bytes, for
-// malformed-request tests; `closed` resolves when the broker (or we) closed the socket.
+// One TCP connection speaking the Kafka protocol through the project's generated codec, used by the
+// broker's follower fetchers and by the conformance suite's raw tests. Requests are pipelined and matched to
+// responses by correlation id. `sendBytes` writes arbitrary bytes, for malformed-request tests; `closed`
+// resolves when the broker (or we) closed the socket.
 import { createConnection, type Socket } from "node:net";
-import { getApi } from "../../protocol/generated/index.ts";
+import { getApi } from "../generated/index.ts";
 import {
   type ApiKeyNumber,
   decodeResponseFrame,
   encodeRequestFrame,
   type RequestOf,
   type ResponseOf,
-} from "../../protocol/messages.ts";
+} from "../messages.ts";
 
 export interface Endpoint {
   host: string;
