@@ -33,7 +33,6 @@ import {
   type Applicability,
   type FaultAction,
   formatDuration,
-  notApplicable,
   type Scenario,
   type ScenarioContext,
   type ScenarioExpectations,
@@ -372,8 +371,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
     if (progress) write(`  ${line}`);
   };
   const seed = options.seed ?? newSeed();
-  // The reference broker runs a single node for now: without --nodes, a scenario is judged at that size.
-  const nodes = options.nodes ?? (target === "reference" ? 1 : scenario.defaults.nodes);
+  const nodes = options.nodes ?? scenario.defaults.nodes;
   const rf = Math.min(scenario.defaults.rf, nodes);
   const minIsr = Math.min(scenario.defaults.minIsr, rf);
   const partitions = scenario.defaults.partitions;
@@ -484,10 +482,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
     return files;
   };
 
-  const applies: Applicability =
-    target === "reference" && nodes > 1
-      ? notApplicable(`the reference target runs a single node for now, not ${nodes}`)
-      : scenario.appliesTo({ name: target, nodes });
+  const applies: Applicability = scenario.appliesTo({ name: target, nodes });
   if (!applies.applicable) {
     summary.reasons.push(`not applicable: ${applies.reason}`);
     write(`chaos ${scenario.name} on ${target}: not applicable: ${applies.reason}.`);
@@ -564,14 +559,11 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
         minInsyncReplicas: minIsr,
         config: scenario.defaults.brokerConfig,
       };
+      const links = scenario.defaults.linkProxies ? { peerAddress: plane.routeLinks() } : {};
       cluster =
         target === "kafka"
-          ? createCluster({
-              target: "kafka",
-              ...common,
-              ...(scenario.defaults.linkProxies ? { peerAddress: plane.routeLinks() } : {}),
-            })
-          : createCluster({ target, ...common });
+          ? createCluster({ target: "kafka", ...common, ...links })
+          : createCluster({ target, ...common, ...links });
       await cluster.start();
       bootstrap = cluster.bootstrapServers();
     }

@@ -93,6 +93,7 @@ export class Broker implements FrameHandler {
             cluster: this.cluster,
             log,
             replicaLagTimeMaxMs: settings.cluster.replicaLagTimeMaxMs,
+            kafkaPeers: settings.cluster.kafkaPeers,
           })
         : undefined;
   }

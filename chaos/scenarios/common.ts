@@ -66,7 +66,7 @@ export function needsNodes(
     }
     if (nodes < min) {
       return notApplicable(
-        `${scenario} needs at least ${min} nodes (replication factor 3, min.insync.replicas 2), not ${nodes}${name === "reference" ? ": the reference target runs a single node for now" : ""}`,
+        `${scenario} needs at least ${min} nodes (replication factor 3, min.insync.replicas 2), not ${nodes}`,
       );
     }
     return applicable;
@@ -79,11 +79,6 @@ export function needsLinks(scenario: string): (target: { name: string; nodes: nu
   return (target) => {
     const base = nodes(target);
     if (!base.applicable) return base;
-    if (target.name !== "kafka") {
-      return notApplicable(
-        `per-link proxies (node-to-node network faults) are wired only for the kafka target so far, not ${target.name}`,
-      );
-    }
     return applicable;
   };
 }

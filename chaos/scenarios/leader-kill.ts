@@ -94,7 +94,7 @@ export const leaderKill: Scenario = {
     }
     if (nodes < 3) {
       return notApplicable(
-        `leader-kill needs at least 3 nodes (replication factor 3, min.insync.replicas 2), not ${nodes}${name === "reference" ? ": the reference target runs a single node for now" : ""}`,
+        `leader-kill needs at least 3 nodes (replication factor 3, min.insync.replicas 2), not ${nodes}`,
       );
     }
     return applicable;

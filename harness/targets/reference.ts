@@ -104,6 +104,8 @@ interface RefNode {
   rack?: string;
   /** --peers for this node (cluster mode), as it reaches each voter. */
   peers?: string;
+  /** --kafka-peers for this node (cluster mode with per-link routing): how it reaches each leader. */
+  kafkaPeers?: string;
   /** --join for a node added later. */
   join?: string;
   proc?: ManagedProcess;
@@ -193,6 +195,21 @@ export class ReferenceCluster implements Cluster {
             entries.push(`${other.nodeId}=${addr.host}:${addr.port}`);
           }
           node.peers = entries.join(",");
+          // follower fetchers reach each leader's Kafka port through the link too (purpose replication)
+          if (this.options.peerAddress) {
+            const kafkaEntries: string[] = [];
+            for (const other of nodes) {
+              if (other === node) continue;
+              const addr = await this.options.peerAddress({
+                from: node.nodeId,
+                to: other.nodeId,
+                purpose: "replication",
+                upstream: { host: LOOPBACK, port: other.port },
+              });
+              kafkaEntries.push(`${other.nodeId}=${addr.host}:${addr.port}`);
+            }
+            node.kafkaPeers = kafkaEntries.join(",");
+          }
         }
       }
       await Promise.all(nodes.map((n) => this.spawn(n, false)));
@@ -226,6 +243,7 @@ export class ReferenceCluster implements Cluster {
             "--raft-listen",
             `${LOOPBACK}:${node.raftPort}`,
             ...(node.peers ? ["--peers", node.peers] : []),
+            ...(node.kafkaPeers ? ["--kafka-peers", node.kafkaPeers] : []),
             ...(node.join ? ["--join", node.join] : []),
             ...CLUSTER_DEFAULT_FLAGS,
           ]

@@ -32,6 +32,11 @@ export interface ReplicationOptions {
   cluster: MetadataNode;
   log: Logger;
   replicaLagTimeMaxMs: number;
+  /**
+   * How this node reaches other brokers' Kafka listeners (`--kafka-peers`), when set: overrides the
+   * registered endpoint, so a harness can route each replication link through its own proxy.
+   */
+  kafkaPeers?: ReadonlyMap<number, string>;
 }
 
 interface FollowerState {
@@ -124,10 +129,16 @@ export class ReplicaManager {
     for (const k of [...this.leaders.keys()])
       if (!seen.has(k)) this.resign(k, ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
     for (const k of [...this.following.keys()]) if (!seen.has(k)) this.unfollow(k);
-    for (const [id, f] of this.fetchers) {
-      const b = image.brokers.get(id);
-      if (b) f.setLeaderEndpoint(b.endpoints.get("PLAINTEXT"));
+    for (const [id, f] of this.fetchers) f.setLeaderEndpoint(this.endpointOf(id));
+  }
+
+  private endpointOf(brokerId: number): { host: string; port: number } | undefined {
+    const routed = this.opts.kafkaPeers?.get(brokerId);
+    if (routed) {
+      const i = routed.lastIndexOf(":");
+      return { host: routed.slice(0, i), port: Number(routed.slice(i + 1)) };
     }
+    return this.image?.brokers.get(brokerId)?.endpoints.get("PLAINTEXT");
   }
 
   private lead(k: string, topic: string, topicId: string, p: PartitionImage, part: PartitionRuntime): void {
@@ -197,8 +208,7 @@ export class ReplicaManager {
         onHighWatermark: (part) => this.opts.topics.updateGauges(part),
       });
       this.fetchers.set(leaderId, f);
-      const b = this.image?.brokers.get(leaderId);
-      f.setLeaderEndpoint(b?.endpoints.get("PLAINTEXT"));
+      f.setLeaderEndpoint(this.endpointOf(leaderId));
       f.start();
     }
     f.upsert(k, fp);
