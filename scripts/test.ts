@@ -1,6 +1,7 @@
 #!/usr/bin/env tsx
-// `npm test`: lint, typecheck, codec drift check, then every vitest project. Ends with the plain
-// line `N passed, N failed` summed over all runners, which CI reads.
+// `npm test`: lint, typecheck, codec drift check, every vitest project, the conformance suite on Apache
+// Kafka and on the reference broker, and chaos scenarios on a 3-node reference cluster. Ends with the
+// plain line `N passed, N failed` summed over all runners, which CI reads.
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { $, chalk } from "zx";
 
@@ -79,6 +80,30 @@ for (const run of conformanceRuns) {
   } else {
     failed++;
     console.log(`conformance ${run} wrote no summary: counting the run as failed`);
+  }
+}
+
+// Chaos scenarios against a 3-node reference cluster, each judged by the checker (one verdict = one
+// test). GAUNTLET_TEST_CHAOS lists `scenario[:rounds]`; "none" skips them. Seeds are fixed so a red run
+// replays exactly (each summary prints its replay command).
+const chaosRuns = (process.env.GAUNTLET_TEST_CHAOS ?? "leader-kill:3,partition-leader-isolated:2")
+  .split(",")
+  .filter((r) => r && r !== "none");
+for (const run of chaosRuns) {
+  const [scenario, rounds] = run.split(":");
+  const summary = `reports/summary/chaos-${scenario}-reference.json`;
+  rmSync(summary, { force: true });
+  const t0 = Date.now();
+  const r = await $({
+    stdio: ["ignore", "inherit", "inherit"],
+    nothrow: true,
+  })`npx tsx chaos/cli.ts --scenario ${scenario} --target reference --nodes 3 --seed 7 ${rounds ? ["--rounds", rounds] : []}`;
+  steps.push({ name: `chaos ${scenario}`, ok: r.exitCode === 0, ms: Date.now() - t0 });
+  const verdict = existsSync(summary) ? JSON.parse(readFileSync(summary, "utf8")).verdict : undefined;
+  if (r.exitCode === 0 && verdict === "passed") passed++;
+  else {
+    failed++;
+    console.log(`chaos ${scenario} on reference: ${verdict ?? "no summary"} (exit ${r.exitCode})`);
   }
 }
 

@@ -74,6 +74,21 @@ function appendErrorCode(err: unknown): number {
   return typeof code === "number" && code !== E.NONE ? code : E.KAFKA_STORAGE_ERROR;
 }
 
+/** What the server's API handlers call: one GroupCoordinator, or a router over several (cluster mode). */
+export type GroupService = Pick<
+  GroupCoordinator,
+  | "joinGroup"
+  | "syncGroup"
+  | "heartbeat"
+  | "leaveGroup"
+  | "offsetCommit"
+  | "offsetFetch"
+  | "offsetDelete"
+  | "listGroups"
+  | "describeGroups"
+  | "deleteGroups"
+>;
+
 export class GroupCoordinator {
   readonly machine: GroupStateMachine;
   private readonly store: GroupStore;
@@ -96,6 +111,8 @@ export class GroupCoordinator {
   /** Loads the persisted groups and offsets; until it resolves every API answers COORDINATOR_LOAD_IN_PROGRESS. */
   async start(): Promise<void> {
     const records = await this.store.load();
+    // Stopped while loading (a coordinator unloaded before it finished): stay stopped.
+    if (this.phase === "stopped") return;
     this.machine.load(records, this.clock());
     this.phase = "active";
     this.reschedule();
@@ -114,6 +131,10 @@ export class GroupCoordinator {
 
   get isActive(): boolean {
     return this.phase === "active";
+  }
+
+  get isLoading(): boolean {
+    return this.phase === "loading";
   }
 
   /** Number of requests waiting for a rebalance, a leader or a write. */

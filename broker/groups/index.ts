@@ -5,8 +5,25 @@ export {
   encodeSubscription,
   subscribedTopicsOf,
 } from "./consumer-protocol.ts";
-export { GroupCoordinator, type GroupCoordinatorOptions, groupPartition } from "./coordinator.ts";
+export {
+  GroupCoordinator,
+  type GroupCoordinatorOptions,
+  type GroupService,
+  groupPartition,
+} from "./coordinator.ts";
 export { FileGroupStore, type FileGroupStoreOptions } from "./file-store.ts";
+export {
+  decodeOffsetsRecord,
+  encodeOffsetsRecord,
+  type KeyValue,
+  OffsetsRecordFormatError,
+} from "./offsets-format.ts";
+export {
+  type OffsetsLogPort,
+  PartitionGroupStore,
+  type PartitionGroupStoreOptions,
+  storeError,
+} from "./partition-store.ts";
 export {
   AUTHORIZED_OPERATIONS_OMITTED,
   DEFAULT_GROUP_CONFIG,

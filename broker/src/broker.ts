@@ -80,8 +80,10 @@ export class Broker implements FrameHandler {
           onImage: async (image) => {
             await reconcileTopics(this.topics, image, log);
             await this.replication?.onImage(image);
+            this.groups.onImage(image);
           },
           onFatal: (message) => this.onFatal(message),
+          registry: this.metrics.registry,
         })
       : undefined;
     this.replication =
@@ -94,8 +96,15 @@ export class Broker implements FrameHandler {
             log,
             replicaLagTimeMaxMs: settings.cluster.replicaLagTimeMaxMs,
             kafkaPeers: settings.cluster.kafkaPeers,
+            skipTruncation: settings.cluster.mutations.has("no-follower-truncation"),
           })
         : undefined;
+    if (settings.cluster && settings.cluster.mutations.size > 0) {
+      log.warn(
+        { mutations: [...settings.cluster.mutations] },
+        "UNSAFE: known-bad mutations are on (tests only)",
+      );
+    }
   }
 
   /** A partition's replicas and ISR in the committed image (cluster mode), else undefined. */
@@ -116,6 +125,8 @@ export class Broker implements FrameHandler {
   partitionLeadership(topic: string, index: number): { errorCode: number; leaderEpoch: number } {
     if (!this.cluster) return { errorCode: 0, leaderEpoch: LEADER_EPOCH };
     const image = this.cluster.image;
+    // a node that has not caught up with the metadata since it started may hold a stale image
+    if (!this.cluster.caughtUp) return { errorCode: ERROR_CODES.NOT_LEADER_OR_FOLLOWER, leaderEpoch: -1 };
     const id = image.topicIds.get(topic);
     const p = id === undefined ? undefined : image.topics.get(id)?.partitions.get(index);
     if (!p) return { errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, leaderEpoch: -1 };

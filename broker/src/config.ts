@@ -4,6 +4,7 @@
  * with one clear sentence on bad input; main turns that into exit code 2.
  */
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { Command, CommanderError, Option } from "commander";
 
 export type FlushSetting =
@@ -49,6 +50,8 @@ export interface ClusterSettings {
   peers: Map<number, string>;
   /** An existing member's Raft address: start empty and ask it to add this node as a learner. */
   join: string | undefined;
+  /** --peer-discovery: `peers` is filled from DNS when the node starts (instead of --peers). */
+  discovery: PeerDiscoverySettings | undefined;
   /** The other brokers' Kafka listener addresses (informational; brokers learn them from the image). */
   kafkaPeers: Map<number, string>;
   /** broker.session.timeout.ms */
@@ -59,6 +62,48 @@ export interface ClusterSettings {
   defaultReplicationFactor: number;
   /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
   replicaLagTimeMaxMs: number;
+  /**
+   * replica.selector.class (KIP-392): `leader` (Kafka's default: consumers always fetch from the leader)
+   * or `rack-aware` (RackAwareReplicaSelector: the leader points a consumer that sent its rack at an
+   * in-sync replica in that rack, `preferredReadReplica`).
+   */
+  replicaSelector: ReplicaSelectorKind;
+  /** offsets.topic.num.partitions: partitions of `__consumer_offsets` when it is created. */
+  offsetsTopicNumPartitions: number;
+  /** offsets.topic.replication.factor: its replication factor (capped at the cluster's size). */
+  offsetsTopicReplicationFactor: number;
+  /** Applied Raft entries after which the metadata log is snapshotted and its prefix dropped. */
+  raftSnapshotThreshold: number;
+  /**
+   * Known-bad variants switched on for mutation tests only (`--unsafe-mutation`): the suites must
+   * catch them. `no-follower-truncation`: followers never cut a divergent log tail.
+   */
+  mutations: ReadonlySet<UnsafeMutation>;
+}
+
+export const UNSAFE_MUTATIONS = ["no-follower-truncation"] as const;
+export type UnsafeMutation = (typeof UNSAFE_MUTATIONS)[number];
+
+/**
+ * Raft voters found by DNS (`cluster/peer-discovery.ts`). `dns-srv:<name>`: SRV records of `name`, each
+ * target a voter at the record's port; `dns-a:<name>:<port>`: A records of `name` (a headless service),
+ * each address a voter at `port`. A voter's node id is the number ending the first label of its host
+ * name (the SRV target, or the PTR name of the A address): `gauntlet-2.gauntlet.ns.svc` is node 2.
+ */
+export type PeerDiscoverySpec =
+  | { kind: "dns-srv"; name: string }
+  | { kind: "dns-a"; name: string; port: number };
+
+export interface PeerDiscoverySettings {
+  spec: PeerDiscoverySpec;
+  /** The option as given, for messages. */
+  source: string;
+  /** How many voters DNS must list (this node among them) before the node starts. */
+  expectedVoters: number;
+  /** DNS servers for `Resolver.setServers` (`ip:port`); undefined = the system's resolvers. */
+  dnsServers: string[] | undefined;
+  /** How long to wait for DNS to list the expected voters before refusing to start. */
+  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -92,12 +137,23 @@ type RawSettings = {
   raftListen?: string;
   peers?: string;
   join?: string;
+  peerDiscovery?: string;
+  expectedVoters?: string;
+  dnsServer?: string;
+  discoveryTimeoutMs?: string;
   kafkaPeers?: string;
   sessionTimeoutMs?: string;
   heartbeatIntervalMs?: string;
   defaultReplicationFactor?: string;
   replicaLagTimeMaxMs?: string;
+  replicaSelector?: string;
+  offsetsTopicNumPartitions?: string;
+  offsetsTopicReplicationFactor?: string;
+  raftSnapshotThreshold?: string;
+  unsafeMutation?: string;
 };
+
+const DISCOVERY_TIMEOUT_MS = 120_000;
 
 const DEFS: SettingDef[] = [
   { key: "nodeId", flag: "--node-id <id>", description: "broker id (node.id), a non-negative integer" },
@@ -164,6 +220,26 @@ const DEFS: SettingDef[] = [
     description: "cluster mode: join an existing cluster as a learner through this member's Raft address",
   },
   {
+    key: "peerDiscovery",
+    flag: "--peer-discovery <dns-srv:name|dns-a:name:port>",
+    description: "cluster mode: find the voters' Raft addresses in DNS at start (instead of --peers)",
+  },
+  {
+    key: "expectedVoters",
+    flag: "--expected-voters <n>",
+    description: "cluster mode: how many voters --peer-discovery must find (required with it)",
+  },
+  {
+    key: "dnsServer",
+    flag: "--dns-server <ip:port,...>",
+    description: "cluster mode: DNS servers for --peer-discovery (default: the system's resolvers)",
+  },
+  {
+    key: "discoveryTimeoutMs",
+    flag: "--discovery-timeout-ms <ms>",
+    description: `cluster mode: how long --peer-discovery waits for the voters (default ${DISCOVERY_TIMEOUT_MS})`,
+  },
+  {
     key: "kafkaPeers",
     flag: "--kafka-peers <id=host:port,...>",
     description: "cluster mode: the other brokers' Kafka addresses (optional)",
@@ -188,6 +264,32 @@ const DEFS: SettingDef[] = [
     flag: "--replica-lag-time-max-ms <ms>",
     description: "cluster mode: replica.lag.time.max.ms (a follower behind for longer leaves the ISR)",
   },
+  {
+    key: "replicaSelector",
+    flag: "--replica-selector <leader|rack-aware>",
+    description:
+      "cluster mode: replica.selector.class (KIP-392); rack-aware sends consumers to an in-sync replica in their rack",
+  },
+  {
+    key: "offsetsTopicNumPartitions",
+    flag: "--offsets-topic-num-partitions <n>",
+    description: "cluster mode: offsets.topic.num.partitions (partitions of __consumer_offsets)",
+  },
+  {
+    key: "offsetsTopicReplicationFactor",
+    flag: "--offsets-topic-replication-factor <n>",
+    description: "cluster mode: offsets.topic.replication.factor (capped at the cluster's size)",
+  },
+  {
+    key: "raftSnapshotThreshold",
+    flag: "--raft-snapshot-threshold <entries>",
+    description: "cluster mode: snapshot the Raft metadata log (dropping its prefix) every N applied entries",
+  },
+  {
+    key: "unsafeMutation",
+    flag: "--unsafe-mutation <names>",
+    description: `mutation tests only: switch on known-bad behaviour (${UNSAFE_MUTATIONS.join(", ")})`,
+  },
 ];
 
 export const DEFAULTS = {
@@ -204,6 +306,10 @@ export const DEFAULTS = {
   heartbeatIntervalMs: "500",
   defaultReplicationFactor: "1",
   replicaLagTimeMaxMs: "30000",
+  replicaSelector: "leader",
+  offsetsTopicNumPartitions: "10",
+  offsetsTopicReplicationFactor: "3",
+  raftSnapshotThreshold: "1000",
 } as const;
 
 function envName(key: string): string {
@@ -377,7 +483,18 @@ export function parsePeerMap(value: string, what: string): Map<number, string> {
 }
 
 function clusterSettings(raw: RawSettings, nodeId: number): ClusterSettings | undefined {
-  const clusterOnly = (["clusterId", "peers", "join", "kafkaPeers"] as const).filter((k) => raw[k]);
+  const clusterOnly = (
+    [
+      "clusterId",
+      "peers",
+      "join",
+      "kafkaPeers",
+      "peerDiscovery",
+      "expectedVoters",
+      "dnsServer",
+      "discoveryTimeoutMs",
+    ] as const
+  ).filter((k) => raw[k]);
   if (!raw.raftListen) {
     if (clusterOnly.length > 0) {
       throw new ConfigError(`--raft-listen is required with --${kebab(clusterOnly[0]!)} (cluster mode).`);
@@ -399,6 +516,7 @@ function clusterSettings(raw: RawSettings, nodeId: number): ClusterSettings | un
     );
   }
   const join = raw.join ? parseHostPort(raw.join, "--join") : undefined;
+  const discovery = peerDiscoverySettings(raw);
   const sessionTimeoutMs = parseInteger(raw.sessionTimeoutMs!, "--session-timeout-ms", 100);
   const heartbeatIntervalMs = parseInteger(raw.heartbeatIntervalMs!, "--heartbeat-interval-ms", 10);
   if (heartbeatIntervalMs >= sessionTimeoutMs) {
@@ -409,6 +527,7 @@ function clusterSettings(raw: RawSettings, nodeId: number): ClusterSettings | un
     raftListen,
     peers,
     join: join ? `${join.host}:${join.port}` : undefined,
+    discovery,
     kafkaPeers: raw.kafkaPeers ? parsePeerMap(raw.kafkaPeers, "--kafka-peers") : new Map(),
     sessionTimeoutMs,
     heartbeatIntervalMs,
@@ -419,7 +538,142 @@ function clusterSettings(raw: RawSettings, nodeId: number): ClusterSettings | un
       32767,
     ),
     replicaLagTimeMaxMs: parseInteger(raw.replicaLagTimeMaxMs!, "--replica-lag-time-max-ms", 100),
+    replicaSelector: parseReplicaSelector(raw.replicaSelector!),
+    offsetsTopicNumPartitions: parseInteger(
+      raw.offsetsTopicNumPartitions!,
+      "--offsets-topic-num-partitions",
+      1,
+      100_000,
+    ),
+    offsetsTopicReplicationFactor: parseInteger(
+      raw.offsetsTopicReplicationFactor!,
+      "--offsets-topic-replication-factor",
+      1,
+      32767,
+    ),
+    raftSnapshotThreshold: parseInteger(raw.raftSnapshotThreshold!, "--raft-snapshot-threshold", 1),
+    mutations: parseMutations(raw.unsafeMutation),
   };
+}
+
+export type ReplicaSelectorKind = "leader" | "rack-aware";
+
+/** Our names, or Kafka's replica.selector.class values (the harness passes Kafka configs through). */
+const REPLICA_SELECTORS = new Map<string, ReplicaSelectorKind>([
+  ["leader", "leader"],
+  ["rack-aware", "rack-aware"],
+  ["org.apache.kafka.common.replica.LeaderSelector", "leader"],
+  ["org.apache.kafka.common.replica.RackAwareReplicaSelector", "rack-aware"],
+]);
+
+function parseReplicaSelector(value: string): ReplicaSelectorKind {
+  const kind = REPLICA_SELECTORS.get(value.trim());
+  if (!kind) {
+    throw new ConfigError(
+      `--replica-selector must be leader, rack-aware or org.apache.kafka.common.replica.RackAwareReplicaSelector, got "${value}".`,
+    );
+  }
+  return kind;
+}
+
+function parseMutations(text: string | undefined): Set<UnsafeMutation> {
+  const out = new Set<UnsafeMutation>();
+  for (const name of (text ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    if (!(UNSAFE_MUTATIONS as readonly string[]).includes(name)) {
+      throw new ConfigError(
+        `--unsafe-mutation: unknown mutation "${name}" (known: ${UNSAFE_MUTATIONS.join(", ")}).`,
+      );
+    }
+    out.add(name as UnsafeMutation);
+  }
+  return out;
+}
+
+/** `--peer-discovery` and its companions (undefined without it; their misuse is a ConfigError). */
+function peerDiscoverySettings(raw: RawSettings): PeerDiscoverySettings | undefined {
+  if (!raw.peerDiscovery) {
+    const orphan = (["expectedVoters", "dnsServer", "discoveryTimeoutMs"] as const).find((k) => raw[k]);
+    if (orphan) throw new ConfigError(`--${kebab(orphan)} is only used with --peer-discovery.`);
+    return undefined;
+  }
+  if (raw.peers) {
+    throw new ConfigError("--peers and --peer-discovery both name the voters: give only one of them.");
+  }
+  if (raw.join) {
+    throw new ConfigError(
+      "--peer-discovery finds the voters of a new cluster and cannot be combined with --join (a learner).",
+    );
+  }
+  const spec = parsePeerDiscoverySpec(raw.peerDiscovery);
+  if (!raw.expectedVoters) {
+    throw new ConfigError(
+      "--expected-voters is required with --peer-discovery (how many voters DNS must list before the node starts).",
+    );
+  }
+  return {
+    spec,
+    source: raw.peerDiscovery.trim(),
+    expectedVoters: parseInteger(raw.expectedVoters, "--expected-voters", 1, 1000),
+    dnsServers: raw.dnsServer ? parseDnsServers(raw.dnsServer) : undefined,
+    timeoutMs: parseInteger(
+      raw.discoveryTimeoutMs ?? String(DISCOVERY_TIMEOUT_MS),
+      "--discovery-timeout-ms",
+      1,
+      24 * 3600 * 1000,
+    ),
+  };
+}
+
+const DNS_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+function isDnsName(name: string): boolean {
+  const bare = name.endsWith(".") ? name.slice(0, -1) : name;
+  return bare.length > 0 && bare.length <= 253 && bare.split(".").every((l) => DNS_LABEL.test(l));
+}
+
+/** Parses `dns-srv:<name>` or `dns-a:<name>:<port>`. */
+export function parsePeerDiscoverySpec(value: string): PeerDiscoverySpec {
+  const v = value.trim();
+  const srv = /^dns-srv:(.+)$/.exec(v);
+  if (srv) {
+    if (!isDnsName(srv[1]!)) {
+      throw new ConfigError(`--peer-discovery dns-srv needs a DNS name, got "${srv[1]}".`);
+    }
+    return { kind: "dns-srv", name: srv[1]! };
+  }
+  const a = /^dns-a:(.+):(\d{1,5})$/.exec(v);
+  if (a) {
+    if (!isDnsName(a[1]!)) throw new ConfigError(`--peer-discovery dns-a needs a DNS name, got "${a[1]}".`);
+    return { kind: "dns-a", name: a[1]!, port: parseInteger(a[2]!, "--peer-discovery dns-a port", 1, 65535) };
+  }
+  if (/^dns-a:/.test(v)) {
+    throw new ConfigError(`--peer-discovery dns-a must look like dns-a:<name>:<raft port>, got "${value}".`);
+  }
+  throw new ConfigError(
+    `--peer-discovery must be dns-srv:<name> or dns-a:<name>:<raft port>, got "${value}".`,
+  );
+}
+
+/** Parses `ip[:port],...` (IPv6 as `[addr]:port`; port 53 by default) into `Resolver.setServers` form. */
+export function parseDnsServers(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(",").map((p) => p.trim())) {
+    if (part === "") continue;
+    const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(part) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(part);
+    const host = m?.[1] ?? part;
+    if (!m || isIP(host) === 0) {
+      throw new ConfigError(
+        `--dns-server entries must be an IP address with an optional :port, got "${part}".`,
+      );
+    }
+    const port = m[2] === undefined ? 53 : parseInteger(m[2], "--dns-server port", 1, 65535);
+    out.push(isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`);
+  }
+  if (out.length === 0) throw new ConfigError("--dns-server names no server.");
+  return out;
 }
 
 function kebab(key: string): string {

@@ -59,6 +59,14 @@ async function main(): Promise<void> {
       process.stderr.write(`broker: ${err.message}.\n`);
       process.exit(2);
     }
+    if (e instanceof ConfigError) {
+      // Settings that only turn out unusable at start (--peer-discovery found no voters in time);
+      // a signal while discovery waits stops it too, and `shutdown` exits.
+      if (stopping) return;
+      log.fatal(e.message);
+      process.stderr.write(`broker: ${e.message}\n`);
+      process.exit(2);
+    }
     log.fatal({ err: e }, "broker failed to start");
     process.exit(1);
   }

@@ -36,6 +36,10 @@ const KAFKA_CONFIG_FLAGS: Record<string, string> = {
   "broker.heartbeat.interval.ms": "--heartbeat-interval-ms",
   "default.replication.factor": "--default-replication-factor",
   "replica.lag.time.max.ms": "--replica-lag-time-max-ms",
+  // values: org.apache.kafka.common.replica.RackAwareReplicaSelector (or LeaderSelector), as for Kafka
+  "replica.selector.class": "--replica-selector",
+  "offsets.topic.num.partitions": "--offsets-topic-num-partitions",
+  "offsets.topic.replication.factor": "--offsets-topic-replication-factor",
 };
 const SETTING_FLAGS: Record<string, string> = {
   groupInitialRebalanceDelayMs: "--group-initial-rebalance-delay-ms",
@@ -51,6 +55,11 @@ const SETTING_FLAGS: Record<string, string> = {
   heartbeatIntervalMs: "--heartbeat-interval-ms",
   defaultReplicationFactor: "--default-replication-factor",
   replicaLagTimeMaxMs: "--replica-lag-time-max-ms",
+  replicaSelector: "--replica-selector",
+  offsetsTopicNumPartitions: "--offsets-topic-num-partitions",
+  offsetsTopicReplicationFactor: "--offsets-topic-replication-factor",
+  raftSnapshotThreshold: "--raft-snapshot-threshold",
+  unsafeMutation: "--unsafe-mutation",
 };
 
 /**
@@ -91,6 +100,11 @@ export interface ReferenceClusterOptions extends LocalClusterOptions {
    * nodes before they start. Nodes added later (addNode) are reached directly.
    */
   peerAddress?: PeerAddressFn;
+  /**
+   * Serve each node's admin HTTP endpoint (`--admin`: GET /health, Prometheus GET /metrics) on a free
+   * loopback port; see `adminUrl(nodeId)`. Default false.
+   */
+  admin?: boolean;
 }
 
 interface RefNode {
@@ -100,6 +114,8 @@ interface RefNode {
   logFile: string;
   port: number;
   raftPort: number;
+  /** --admin port (with the `admin` option). */
+  adminPort?: number;
   advertised: Address;
   rack?: string;
   /** --peers for this node (cluster mode), as it reaches each voter. */
@@ -160,6 +176,7 @@ export class ReferenceCluster implements Cluster {
       rack: this.rackOf(nodeId),
       paused: false,
     };
+    if (this.options.admin) [node.adminPort] = await allocatePorts(1);
     mkdirSync(node.dataDir, { recursive: true });
     this.nodeMap.set(nodeId, node);
     return node;
@@ -236,6 +253,7 @@ export class ReferenceCluster implements Cluster {
       "--auto-create-topics",
       String(this.options.autoCreateTopics ?? true),
       ...(node.rack ? ["--rack", node.rack] : []),
+      ...(node.adminPort ? ["--admin", `${LOOPBACK}:${node.adminPort}`] : []),
       ...(this.clustered
         ? [
             "--cluster-id",
@@ -385,6 +403,14 @@ export class ReferenceCluster implements Cluster {
     if (n.proc?.running) await this.kill(nodeId);
     rmSync(n.dataDir, { recursive: true, force: true });
     mkdirSync(n.dataDir, { recursive: true });
+  }
+
+  /** The node's admin endpoint (`http://127.0.0.1:<port>`, with /health and /metrics); needs the `admin` option. */
+  adminUrl(nodeId: number): string {
+    const n = this.node(nodeId);
+    if (!n.adminPort)
+      throw new Error("The admin endpoint is off: create the reference cluster with admin: true.");
+    return `http://${LOOPBACK}:${n.adminPort}`;
   }
 
   async logs(nodeId: number, lines = 200): Promise<string> {

@@ -115,7 +115,11 @@ interface Metrics {
   logEntries: Gauge;
   logBytes: Gauge;
   snapshotIndex: Gauge;
+  voters: Gauge;
+  learners: Gauge;
   elections: Counter;
+  snapshotsTaken: Counter;
+  snapshotsInstalled: Counter;
   leaderChanges: Counter;
   commitLatency: Histogram;
   readyDuration: Histogram;
@@ -125,6 +129,8 @@ function metricsFor(registry: Registry): Metrics {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T) ?? make();
   const gauge = (name: string, help: string, labelNames = ["node"]) =>
     get(name, () => new Gauge({ name, help, labelNames, registers: [registry] }));
+  const counter = (name: string, help: string) =>
+    get(name, () => new Counter({ name, help, labelNames: ["node"], registers: [registry] }));
   return {
     term: gauge("gauntlet_raft_term", "Current Raft term"),
     role: gauge("gauntlet_raft_role", "1 for the node's current Raft role", ["node", "role"]),
@@ -134,6 +140,16 @@ function metricsFor(registry: Registry): Metrics {
     logEntries: gauge("gauntlet_raft_log_entries", "Log entries on disk after the snapshot"),
     logBytes: gauge("gauntlet_raft_log_bytes", "Bytes of the log segments on disk"),
     snapshotIndex: gauge("gauntlet_raft_snapshot_index", "Index of the latest snapshot"),
+    voters: gauge("gauntlet_raft_voters", "Voters in the configuration this node knows"),
+    learners: gauge("gauntlet_raft_learners", "Learners in the configuration this node knows"),
+    snapshotsTaken: counter(
+      "gauntlet_raft_snapshots_taken_total",
+      "Snapshots of the local state machine taken (log compactions)",
+    ),
+    snapshotsInstalled: counter(
+      "gauntlet_raft_snapshots_installed_total",
+      "Snapshots received from a leader and installed (the state machine restored from them)",
+    ),
     elections: get(
       "gauntlet_raft_elections_total",
       () =>
@@ -212,6 +228,14 @@ export class RaftNode {
     this.lastLeader = core.lead;
     this.labels = { node: String(opts.id) };
     this.metrics = opts.registry ? metricsFor(opts.registry) : null;
+    if (this.metrics) {
+      // Every series of this node exists from the start (at 0), not only after its first event.
+      const m = this.metrics;
+      for (const c of [m.elections, m.leaderChanges, m.snapshotsTaken, m.snapshotsInstalled])
+        c.inc(this.labels, 0);
+      m.commitLatency.zero(this.labels);
+      m.readyDuration.zero(this.labels);
+    }
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
   }
 
@@ -482,6 +506,16 @@ export class RaftNode {
     if (rd.snapshot) {
       await sm.restore(rd.snapshot.data);
       this.applied = rd.snapshot.meta.index;
+      this.metrics?.snapshotsInstalled.inc(this.labels);
+      this.opts.logger?.info(
+        {
+          node: this.id,
+          index: rd.snapshot.meta.index,
+          term: rd.snapshot.meta.term,
+          bytes: rd.snapshot.data.length,
+        },
+        "raft snapshot installed from the leader",
+      );
       for (const [index, p] of this.proposals) {
         if (index <= this.applied) {
           this.proposals.delete(index);
@@ -519,6 +553,7 @@ export class RaftNode {
       const data = await sm.snapshot();
       await this.storage.saveSnapshot({ meta, data });
       this.core.compact(meta.index, data);
+      this.metrics?.snapshotsTaken.inc(this.labels);
       this.opts.logger?.debug({ node: this.id, index: meta.index }, "raft snapshot taken, log compacted");
     }
   }
@@ -555,6 +590,9 @@ export class RaftNode {
     m.logEntries.set(l, st.entries);
     m.logBytes.set(l, st.logBytes);
     m.snapshotIndex.set(l, this.core.log.snap.index);
+    const conf = this.core.conf();
+    m.voters.set(l, conf.voters.length);
+    m.learners.set(l, conf.learners.length);
   }
 
   private fail(e: Error): void {

@@ -1,6 +1,7 @@
 /**
  * Cluster mode: metadata-changing requests (CreateTopics, DeleteTopics, CreatePartitions,
- * IncrementalAlterConfigs) go to the active controller (the Raft leader), from any node. The answer
+ * IncrementalAlterConfigs, ElectLeaders, AlterPartitionReassignments, and ListPartitionReassignments,
+ * which Kafka also forwards) go to the active controller (the Raft leader), from any node. The answer
  * comes back once this node has applied the resulting records, so a Metadata request to the same node
  * right after sees the change. No controller within the bound → NOT_CONTROLLER on every resource (the
  * client refreshes metadata and retries, as with Kafka).
@@ -11,7 +12,14 @@ import { type ControllerOps, NotControllerError } from "../cluster/metadata-node
 import { buildErrorResponse } from "./error-response.ts";
 import type { RequestContext } from "./types.ts";
 
-type ForwardedOp = "createTopics" | "deleteTopics" | "createPartitions" | "incrementalAlterConfigs";
+type ForwardedOp =
+  | "createTopics"
+  | "deleteTopics"
+  | "createPartitions"
+  | "incrementalAlterConfigs"
+  | "electLeaders"
+  | "alterPartitionReassignments"
+  | "listPartitionReassignments";
 
 export async function forwardToController<Res>(
   ctx: RequestContext,

@@ -18,6 +18,7 @@ import {
 } from "../../controller/metadata-image.ts";
 import type { Broker } from "../broker.ts";
 import { KAFKA_LISTENER, NotControllerError } from "../cluster/metadata-node.ts";
+import { INTERNAL_TOPICS, OFFSETS_TOPIC } from "../cluster/offsets-topic.ts";
 import { invalidTopicName } from "../state/topics.ts";
 import { AUTHORIZED_OPERATIONS_OMITTED, code, ZERO_UUID } from "./common.ts";
 import type { RequestContext } from "./types.ts";
@@ -50,7 +51,7 @@ function topicEntry(image: MetadataImage, t: TopicImage, v: number): MetadataRes
     errorCode: 0,
     name: t.name,
     topicId: v >= 10 ? t.id : ZERO_UUID,
-    isInternal: false,
+    isInternal: INTERNAL_TOPICS.has(t.name),
     partitions,
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
   };
@@ -68,6 +69,9 @@ function errorEntry(name: string | null, errorCode: number, topicId = ZERO_UUID)
 }
 
 async function autoCreate(ctx: RequestContext, broker: Broker, name: string): Promise<void> {
+  // Kafka creates its internal topic with the internal topic's own settings.
+  if (name === OFFSETS_TOPIC && broker.groups.partitions)
+    return broker.groups.partitions.ensureOffsetsTopic();
   try {
     await broker.cluster!.call("createTopics", {
       topics: [

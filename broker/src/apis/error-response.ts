@@ -26,6 +26,7 @@ import {
 import { defaultCoordinator } from "../../../protocol/generated/find-coordinator-response.ts";
 import {
   type AlterConfigsRequest,
+  type AlterPartitionReassignmentsRequest,
   type ApiDefinition,
   apis,
   type CreatePartitionsRequest,
@@ -35,6 +36,7 @@ import {
   type DeleteTopicsRequest,
   type DescribeConfigsRequest,
   type DescribeGroupsRequest,
+  type ElectLeadersRequest,
   type FetchRequest,
   type FindCoordinatorRequest,
   type IncrementalAlterConfigsRequest,
@@ -305,6 +307,35 @@ on(apis.OffsetDelete, (res, req: OffsetDeleteRequest, _v, e) => {
 
 on(apis.DescribeCluster, (res, _req, _v, e) => {
   Object.assign(res, { errorCode: e.code, errorMessage: e.message });
+});
+
+// Kafka's ElectLeadersRequest.getErrorResponse: the top-level code (v1+) and every named partition.
+on(apis.ElectLeaders, (res, req: ElectLeadersRequest, _v, e) => {
+  res.errorCode = e.code;
+  res.replicaElectionResults = (req.topicPartitions ?? []).map((t) => ({
+    topic: t.topic,
+    partitionResult: t.partitions.map((partitionId) => ({
+      partitionId,
+      errorCode: e.code,
+      errorMessage: e.message,
+    })),
+  }));
+});
+
+on(apis.AlterPartitionReassignments, (res, req: AlterPartitionReassignmentsRequest, _v, e) => {
+  Object.assign(res, { errorCode: e.code, errorMessage: e.message });
+  res.responses = req.topics.map((t) => ({
+    name: t.name,
+    partitions: t.partitions.map((p) => ({
+      partitionIndex: p.partitionIndex,
+      errorCode: e.code,
+      errorMessage: e.message,
+    })),
+  }));
+});
+
+on(apis.ListPartitionReassignments, (res, _req, _v, e) => {
+  Object.assign(res, { errorCode: e.code, errorMessage: e.message, topics: [] });
 });
 
 /**

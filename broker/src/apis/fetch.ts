@@ -10,11 +10,17 @@
  * leader, to a replica of the partition, up to the log end offset (not the high watermark); its fetch
  * offset is the follower's log end, which the replica manager uses to advance the high watermark and
  * the ISR.
+ *
+ * Fetch from follower (KIP-392, `cluster/replica-selector.ts`): a consumer Fetch from v11 (client
+ * metadata with its rack) is also served by a follower, up to the follower's high watermark; with the
+ * rack-aware replica selector the leader may answer a partition with `preferredReadReplica` (an in-sync
+ * replica in the consumer's rack) and no records, at once.
  */
 
 import type { FetchPartition } from "../../../protocol/generated/fetch-request.ts";
 import type { FetchableTopicResponse, PartitionData } from "../../../protocol/generated/fetch-response.ts";
 import { apis, type FetchResponse } from "../../../protocol/generated/index.ts";
+import { isFollowerReplica, preferredReadReplica } from "../cluster/replica-selector.ts";
 import { AppendNotifier } from "../state/append-notifier.ts";
 import type { PartitionRuntime } from "../state/topics.ts";
 import { checkLeaderEpoch, code, errorCodeOf, ZERO_UUID } from "./common.ts";
@@ -50,11 +56,14 @@ async function readAll(
   maxBytes: number,
   readCommitted: boolean,
   replicaId: number,
-): Promise<{ data: PartitionData[]; bytes: number; errors: boolean }> {
+  /** A consumer's fetch v11+ (KIP-392 client metadata): followers serve it, the leader may redirect it. */
+  client?: { rackId: string },
+): Promise<{ data: PartitionData[]; bytes: number; errors: boolean; redirected: boolean }> {
   let remaining = maxBytes;
   let minOneMessage = true;
   let bytes = 0;
   let errors = false;
+  let redirected = false;
   const data: PartitionData[] = [];
   for (const s of slots) {
     const index = s.partition.partition;
@@ -65,7 +74,13 @@ async function readAll(
       continue;
     }
     const lead = ctx.broker.partitionLeadership(p.topic, p.index);
-    const epochError = checkLeaderEpoch(s.partition.currentLeaderEpoch, lead.leaderEpoch) || lead.errorCode;
+    const followerRead =
+      client !== undefined &&
+      lead.errorCode === code("NOT_LEADER_OR_FOLLOWER") &&
+      isFollowerReplica(ctx.broker, p.topic, p.index);
+    const epochError =
+      checkLeaderEpoch(s.partition.currentLeaderEpoch, lead.leaderEpoch) ||
+      (followerRead ? 0 : lead.errorCode);
     if (epochError !== 0) {
       errors = true;
       data.push(errorPartition(index, epochError));
@@ -85,6 +100,22 @@ async function readAll(
         continue;
       }
       maxOffset = log.logEndOffset;
+    } else if (client !== undefined && !followerRead) {
+      const preferred = preferredReadReplica(ctx.broker, p, fetchOffset, client.rackId);
+      if (preferred >= 0) {
+        redirected = true;
+        data.push({
+          partitionIndex: index,
+          errorCode: 0,
+          highWatermark: BigInt(log.highWatermark),
+          lastStableOffset: BigInt(log.highWatermark),
+          logStartOffset: BigInt(log.logStartOffset),
+          abortedTransactions: readCommitted ? [] : null,
+          preferredReadReplica: preferred,
+          records: EMPTY,
+        });
+        continue;
+      }
     }
     let records: Buffer = EMPTY;
     try {
@@ -117,7 +148,7 @@ async function readAll(
       records,
     });
   }
-  return { data, bytes, errors };
+  return { data, bytes, errors, redirected };
 }
 
 export const fetch = defineHandler(apis.Fetch, 4, 17, async (ctx, req): Promise<FetchResponse> => {
@@ -133,6 +164,7 @@ export const fetch = defineHandler(apis.Fetch, 4, 17, async (ctx, req): Promise<
   const readCommitted = (req.isolationLevel ?? 0) === READ_COMMITTED;
   const replicaId = v >= 15 ? (req.replicaState?.replicaId ?? -1) : (req.replicaId ?? -1);
   const useIds = v >= 13;
+  const client = v >= 11 && replicaId < 0 ? { rackId: req.rackId ?? "" } : undefined;
   const groups: { key: { topic?: string; topicId?: string }; slots: Slot[] }[] = [];
   const allSlots: Slot[] = [];
   for (const t of req.topics) {
@@ -155,7 +187,7 @@ export const fetch = defineHandler(apis.Fetch, 4, 17, async (ctx, req): Promise<
   const maxBytes = v >= 3 ? (req.maxBytes ?? 0x7fffffff) : 0x7fffffff;
   const maxWait = Math.min(Math.max(0, req.maxWaitMs), broker.settings.maxFetchWaitMs);
   const deadline = Date.now() + maxWait;
-  let result = await readAll(ctx, allSlots, maxBytes, readCommitted, replicaId);
+  let result = await readAll(ctx, allSlots, maxBytes, readCommitted, replicaId, client);
   const keys = allSlots
     .filter((s) => s.runtime)
     .map((s) => AppendNotifier.key(s.runtime!.topic, s.runtime!.index));
@@ -163,6 +195,7 @@ export const fetch = defineHandler(apis.Fetch, 4, 17, async (ctx, req): Promise<
     maxWait > 0 &&
     allSlots.length > 0 &&
     !result.errors &&
+    !result.redirected &&
     result.bytes < req.minBytes &&
     !broker.isStopping &&
     !ctx.connection.isClosed
@@ -170,7 +203,7 @@ export const fetch = defineHandler(apis.Fetch, 4, 17, async (ctx, req): Promise<
     const left = deadline - Date.now();
     if (left <= 0) break;
     await broker.notifier.wait(keys, left);
-    result = await readAll(ctx, allSlots, maxBytes, readCommitted, replicaId);
+    result = await readAll(ctx, allSlots, maxBytes, readCommitted, replicaId, client);
   }
   let i = 0;
   base.responses = groups.map((g): FetchableTopicResponse => {

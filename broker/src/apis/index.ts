@@ -1,4 +1,5 @@
 /** The dispatcher table: every API this broker implements, one module each. */
+import { alterPartitionReassignments } from "./alter-partition-reassignments.ts";
 import { apiVersions } from "./api-versions.ts";
 import { alterConfigs, describeConfigs, incrementalAlterConfigs } from "./configs.ts";
 import { createPartitions } from "./create-partitions.ts";
@@ -8,6 +9,7 @@ import { deleteRecords } from "./delete-records.ts";
 import { deleteTopics } from "./delete-topics.ts";
 import { describeCluster } from "./describe-cluster.ts";
 import { describeGroups } from "./describe-groups.ts";
+import { electLeaders } from "./elect-leaders.ts";
 import { fetch } from "./fetch.ts";
 import { findCoordinator } from "./find-coordinator.ts";
 import { heartbeat } from "./heartbeat.ts";
@@ -16,6 +18,7 @@ import { joinGroup } from "./join-group.ts";
 import { leaveGroup } from "./leave-group.ts";
 import { listGroups } from "./list-groups.ts";
 import { listOffsets } from "./list-offsets.ts";
+import { listPartitionReassignments } from "./list-partition-reassignments.ts";
 import { metadata } from "./metadata.ts";
 import { offsetCommit } from "./offset-commit.ts";
 import { offsetDelete } from "./offset-delete.ts";
@@ -41,6 +44,9 @@ export const ALL_HANDLERS: ApiHandler[] = [
   createPartitions,
   incrementalAlterConfigs,
   describeCluster,
+  electLeaders,
+  alterPartitionReassignments,
+  listPartitionReassignments,
   findCoordinator,
   joinGroup,
   syncGroup,

@@ -28,6 +28,7 @@ import {
   verifyBatchCrc,
 } from "../../../protocol/records/batch-header.ts";
 import { isProtocolError } from "../../../protocol/wire/errors.ts";
+import { INTERNAL_TOPICS } from "../cluster/offsets-topic.ts";
 import { CloseConnection } from "../network/connection.ts";
 import { effectiveConfig } from "../state/topic-config.ts";
 import type { PartitionRuntime } from "../state/topics.ts";
@@ -166,6 +167,9 @@ async function producePartition(
   const part: PartitionRuntime | undefined = rt?.partitions[pd.index];
   if (!rt || !part)
     return fail("UNKNOWN_TOPIC_OR_PARTITION", "This server does not host this topic-partition.");
+  // Kafka: clients may not append to internal topics (only the group coordinator writes them).
+  if (ctx.broker.cluster && INTERNAL_TOPICS.has(topic))
+    return fail("INVALID_TOPIC_EXCEPTION", `Cannot append to internal topic ${topic}`);
   const lead = ctx.broker.partitionLeadership(topic, pd.index);
   if (lead.errorCode !== 0)
     return {

@@ -17,8 +17,11 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import { ERROR_CODES } from "../../../protocol/error-codes.ts";
 import type { AllocateProducerIdsResponse } from "../../../protocol/generated/allocate-producer-ids-response.ts";
+import type { AlterPartitionReassignmentsRequest } from "../../../protocol/generated/alter-partition-reassignments-request.ts";
+import type { AlterPartitionReassignmentsResponse } from "../../../protocol/generated/alter-partition-reassignments-response.ts";
 import type { AlterPartitionRequest } from "../../../protocol/generated/alter-partition-request.ts";
 import type { AlterPartitionResponse } from "../../../protocol/generated/alter-partition-response.ts";
 import type { BrokerHeartbeatResponse } from "../../../protocol/generated/broker-heartbeat-response.ts";
@@ -29,8 +32,12 @@ import type { CreateTopicsRequest } from "../../../protocol/generated/create-top
 import type { CreateTopicsResponse } from "../../../protocol/generated/create-topics-response.ts";
 import type { DeleteTopicsRequest } from "../../../protocol/generated/delete-topics-request.ts";
 import type { DeleteTopicsResponse } from "../../../protocol/generated/delete-topics-response.ts";
+import type { ElectLeadersRequest } from "../../../protocol/generated/elect-leaders-request.ts";
+import type { ElectLeadersResponse } from "../../../protocol/generated/elect-leaders-response.ts";
 import type { IncrementalAlterConfigsRequest } from "../../../protocol/generated/incremental-alter-configs-request.ts";
 import type { IncrementalAlterConfigsResponse } from "../../../protocol/generated/incremental-alter-configs-response.ts";
+import type { ListPartitionReassignmentsRequest } from "../../../protocol/generated/list-partition-reassignments-request.ts";
+import type { ListPartitionReassignmentsResponse } from "../../../protocol/generated/list-partition-reassignments-response.ts";
 import { Controller, type ControllerResult } from "../../controller/controller.ts";
 import {
   applyRecords,
@@ -46,6 +53,7 @@ import { NotLeaderError, RaftNode } from "../../raft/runtime/raft-node.ts";
 import type { Entry } from "../../raft/types.ts";
 import type { ClusterSettings, HostPort } from "../config.ts";
 import { Mutex } from "../state/append-notifier.ts";
+import { discoverPeers } from "./peer-discovery.ts";
 
 export const CONTROLLER_CALL_PATH = "/gauntlet.broker.Controller/Call";
 /** The listener name of the Kafka endpoint in broker registrations (and in Metadata). */
@@ -88,6 +96,9 @@ export interface ControllerOps {
   deleteTopics: DeleteTopicsRequest;
   createPartitions: CreatePartitionsRequest;
   incrementalAlterConfigs: IncrementalAlterConfigsRequest;
+  electLeaders: ElectLeadersRequest;
+  alterPartitionReassignments: AlterPartitionReassignmentsRequest;
+  listPartitionReassignments: ListPartitionReassignmentsRequest;
   allocateProducerIds: { brokerId: number; brokerEpoch: bigint };
   join: { nodeId: number; raftAddress: string };
 }
@@ -99,8 +110,12 @@ interface OpResponses {
   deleteTopics: DeleteTopicsResponse;
   createPartitions: CreatePartitionsResponse;
   incrementalAlterConfigs: IncrementalAlterConfigsResponse;
+  electLeaders: ElectLeadersResponse;
+  alterPartitionReassignments: AlterPartitionReassignmentsResponse;
+  listPartitionReassignments: ListPartitionReassignmentsResponse;
   allocateProducerIds: AllocateProducerIdsResponse;
-  join: { errorCode: number };
+  /** `peers`: every member's Raft address (as registered), so the joiner can answer the leader. */
+  join: { errorCode: number; peers?: Record<string, string> };
 }
 type Op = keyof ControllerOps;
 
@@ -151,6 +166,8 @@ export interface MetadataNodeOptions {
   onImage: (image: MetadataImage) => Promise<void>;
   /** Called once on a fatal condition (this node must stop). */
   onFatal: (message: string) => void;
+  /** Where the Raft metrics go (the broker's /metrics registry). */
+  registry?: Registry;
 }
 
 export class MetadataNode {
@@ -168,12 +185,22 @@ export class MetadataNode {
   /** This broker's epoch from its registration; -1 while unregistered. */
   brokerEpoch = -1n;
   fenced = true;
+  /**
+   * Whether this node's image has caught up with the cluster since it started: set once the controller
+   * first unfences it (which needs this node to have applied its own registration, and so everything
+   * committed before it). Until then the image may be stale or empty (a restart replays the log only
+   * as the leader reports the commit index), so local partitions are not reconciled against it (an
+   * empty image would delete every local topic) and this node neither leads nor follows.
+   */
+  caughtUp = false;
   private peerCursor = 0;
   private reconcileRunning = false;
   private reconcileAgain = false;
   private lifecycle: Promise<void> = Promise.resolve();
   /** When this node became the Raft leader (for metrics/tests). */
   leaderSince = 0;
+  /** A learner promotion in flight (the active controller promotes caught-up learners to voters). */
+  private promoting = false;
 
   constructor(private readonly opts: MetadataNodeOptions) {
     this.image = emptyImage(opts.cluster.clusterId);
@@ -192,6 +219,14 @@ export class MetadataNode {
   /** Opens the Raft log (refusing another cluster's data dir), starts the transport and the timers. */
   async start(): Promise<void> {
     const c = this.opts.cluster;
+    if (c.discovery && c.peers.size === 0) {
+      // --peer-discovery: DNS gives the voters, into the same map --peers fills (ConfigError → exit 2).
+      const found = await discoverPeers(this.opts.nodeId, c.discovery, {
+        log: this.log,
+        stopped: () => this.stopped,
+      });
+      for (const [id, address] of found) c.peers.set(id, address);
+    }
     this.incarnationId = await loadIncarnation(this.opts.dataDir);
     const voters = c.join ? undefined : c.peers.size > 0 ? [...c.peers.keys()] : [this.opts.nodeId];
     if (voters && !voters.includes(this.opts.nodeId)) {
@@ -207,14 +242,20 @@ export class MetadataNode {
       listen: `${c.raftListen.host}:${c.raftListen.port}`,
       peers,
       bootstrap: voters,
+      snapshotThreshold: c.raftSnapshotThreshold,
       stateMachine: {
         apply: (entries) => this.apply(entries),
         snapshot: () => encodeImageSnapshot(this.image),
         restore: (data) => {
           this.image = decodeImageSnapshot(data);
+          // A snapshot installed from the leader (or loaded at start) replaces the whole image: learn
+          // the routes it names and bring the local topics in line, as after any applied batch.
+          if (this.raft) this.learnRoutes();
+          this.scheduleReconcile();
         },
       },
       logger: this.log,
+      registry: this.opts.registry,
       services: [
         {
           definition: serviceDefinition,
@@ -229,6 +270,7 @@ export class MetadataNode {
         },
       ],
     });
+    this.learnRoutes();
     this.timer = setInterval(() => this.onTimer(), 50);
     this.timer.unref();
     this.scheduleReconcile();
@@ -250,7 +292,8 @@ export class MetadataNode {
   }
 
   isLeader(): boolean {
-    return this.raft.status().role === "leader";
+    // No Raft node yet while --peer-discovery waits (a stop then still asks).
+    return this.raft?.status().role === "leader";
   }
 
   // ---- state machine ------------------------------------------------------------------------------
@@ -285,7 +328,28 @@ export class MetadataNode {
     }
   }
 
+  /**
+   * The Raft addresses of the members (voters and learners), for a node that joins: this node's own,
+   * else a member's registered RAFT listener, else the route this node uses to reach it.
+   */
+  private memberRoutes(): Record<string, string> {
+    const conf = this.raft.status().conf;
+    const out: Record<string, string> = {};
+    for (const id of [...conf.voters, ...conf.learners]) {
+      const raft = this.image.brokers.get(id)?.endpoints.get(RAFT_LISTENER);
+      const address =
+        id === this.opts.nodeId
+          ? this.raft.address
+          : raft
+            ? `${raft.host}:${raft.port}`
+            : this.raft.peers.peerAddress(id);
+      if (address) out[id] = address;
+    }
+    return out;
+  }
+
   private scheduleReconcile(): void {
+    if (!this.caughtUp) return;
     if (this.reconcileRunning) {
       this.reconcileAgain = true;
       return;
@@ -317,6 +381,7 @@ export class MetadataNode {
       this.log.info({ leader: this.controllerId() }, "this node is no longer the active controller");
     }
     this.wasLeader = leader;
+    if (leader) this.maybePromoteLearner();
     if (leader && Date.now() - this.lastTick >= CONTROLLER_TICK_MS) {
       this.lastTick = Date.now();
       this.decide((img) => this.controller.tick(img, Date.now())).then(
@@ -326,6 +391,28 @@ export class MetadataNode {
         () => {},
       );
     }
+  }
+
+  /**
+   * The active controller promotes a learner (a node that joined with --join) to voter once it has
+   * caught up with the commit index; RaftNode.promote retries until it has (or its request timeout
+   * passes; the next timer tick tries again). One promotion at a time (Raft's one change at a time).
+   */
+  private maybePromoteLearner(): void {
+    if (this.promoting) return;
+    const learner = this.raft.status().conf.learners[0];
+    if (learner === undefined) return;
+    this.promoting = true;
+    this.raft
+      .promote(learner)
+      .then(
+        (r) => this.log.info({ node: learner, index: r.index }, "promoted a learner to voter"),
+        (e: unknown) =>
+          this.log.debug({ node: learner, err: (e as Error).message }, "learner not promoted yet"),
+      )
+      .finally(() => {
+        this.promoting = false;
+      });
   }
 
   /** One controller decision on the committed image, proposed and applied before the next. */
@@ -396,6 +483,21 @@ export class MetadataNode {
         return this.decide((img) =>
           this.controller.incrementalAlterConfigs(img, args as IncrementalAlterConfigsRequest),
         );
+      case "electLeaders":
+        return this.decide((img) => this.controller.electLeaders(img, args as ElectLeadersRequest));
+      case "alterPartitionReassignments":
+        return this.decide((img) =>
+          this.controller.alterPartitionReassignments(img, args as AlterPartitionReassignmentsRequest),
+        );
+      case "listPartitionReassignments":
+        // a read: decided on the committed image after a ReadIndex, no records
+        return this.decide((img) => ({
+          records: [],
+          response: this.controller.listPartitionReassignments(
+            img,
+            args as ListPartitionReassignmentsRequest,
+          ),
+        }));
       case "allocateProducerIds":
         return this.decide((img) =>
           this.controller.allocateProducerIds(img, args as ControllerOps["allocateProducerIds"]),
@@ -406,11 +508,11 @@ export class MetadataNode {
         const conf = this.raft.status().conf;
         if (conf.voters.includes(a.nodeId) || conf.learners.includes(a.nodeId)) {
           this.raft.setPeer(a.nodeId, a.raftAddress);
-          return { response: { errorCode: 0 }, index: this.image.highestOffset };
+          return { response: { errorCode: 0, peers: this.memberRoutes() }, index: this.image.highestOffset };
         }
         const r = await this.raft.addLearner(a.nodeId, a.raftAddress);
         this.log.info({ node: a.nodeId, address: a.raftAddress }, "added a learner");
-        return { response: { errorCode: 0 }, index: r.index };
+        return { response: { errorCode: 0, peers: this.memberRoutes() }, index: r.index };
       }
       default:
         throw new Error(`unknown controller op ${String(op)}`);
@@ -564,6 +666,10 @@ export class MetadataNode {
           if (r.errorCode === 0 && r.isFenced !== this.fenced) {
             this.fenced = r.isFenced;
             this.log.info({ fenced: r.isFenced }, r.isFenced ? "broker fenced" : "broker unfenced");
+            if (!r.isFenced && !this.caughtUp) {
+              this.caughtUp = true;
+              this.scheduleReconcile();
+            }
           }
         }
       } catch (e) {
@@ -602,7 +708,15 @@ export class MetadataNode {
           );
           const reply = decodeJson<CallReply>(out);
           if (reply.ok) {
-            this.log.info({ via: address }, "joined the cluster as a learner");
+            // Routes to the members: without them this node could not answer the leader (no acks,
+            // so no snapshot transfer) nor reach the controller.
+            const peers = (reply.response as OpResponses["join"]).peers ?? {};
+            for (const [id, peer] of Object.entries(peers)) {
+              if (Number(id) !== this.opts.nodeId && !this.raft.peers.peerAddress(Number(id))) {
+                this.raft.setPeer(Number(id), peer);
+              }
+            }
+            this.log.info({ via: address, peers }, "joined the cluster as a learner");
             return;
           }
         } catch (e) {

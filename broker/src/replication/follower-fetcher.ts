@@ -46,6 +46,8 @@ export interface FollowerFetcherOptions {
   log: Logger;
   notifier: AppendNotifier;
   onHighWatermark: (part: PartitionRuntime) => void;
+  /** Mutation tests only: never cut a divergent tail (a known-bad follower the suites must catch). */
+  skipTruncation?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -138,7 +140,8 @@ export class FollowerFetcher {
       }
       try {
         const truncating = ready.filter(([, e]) => e.state === "truncate");
-        if (truncating.length > 0) await this.truncate(conn, truncating);
+        if (this.opts.skipTruncation) for (const [, e] of truncating) e.state = "fetch";
+        else if (truncating.length > 0) await this.truncate(conn, truncating);
         const fetching = ready.filter(([k, e]) => e.state === "fetch" && this.entries.get(k) === e);
         if (fetching.length > 0) await this.fetch(conn, fetching);
       } catch (e) {
@@ -347,6 +350,10 @@ export class FollowerFetcher {
       return;
     }
     const leaderStart = Number(p.offset);
+    if (this.opts.skipTruncation) {
+      this.backoff(e, 1000);
+      return;
+    }
     if (e.part.log.logEndOffset < leaderStart) {
       await e.part.mutex.run(async () => {
         await e.part.log.truncateFullyAndStartAt(leaderStart);

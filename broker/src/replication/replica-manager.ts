@@ -37,6 +37,8 @@ export interface ReplicationOptions {
    * registered endpoint, so a harness can route each replication link through its own proxy.
    */
   kafkaPeers?: ReadonlyMap<number, string>;
+  /** Mutation tests only: followers skip divergence truncation. */
+  skipTruncation?: boolean;
 }
 
 interface FollowerState {
@@ -122,6 +124,7 @@ export class ReplicaManager {
             });
           } else {
             this.unfollow(k);
+            if (!p.replicas.includes(self)) await this.deleteRemovedReplica(part);
           }
         }
       }
@@ -130,6 +133,21 @@ export class ReplicaManager {
       if (!seen.has(k)) this.resign(k, ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
     for (const k of [...this.following.keys()]) if (!seen.has(k)) this.unfollow(k);
     for (const [id, f] of this.fetchers) f.setLeaderEndpoint(this.endpointOf(id));
+  }
+
+  /**
+   * A partition this node does not (or no longer) hold a replica of, after a reassignment moved it
+   * away: its local copy is deleted (emptied; every node keeps a log directory for every partition), as
+   * Kafka deletes a removed replica's log, so a stale copy is neither kept nor reused.
+   */
+  private async deleteRemovedReplica(part: PartitionRuntime): Promise<void> {
+    if (part.log.logEndOffset === 0) return;
+    await part.mutex.run(async () => {
+      await part.log.truncateFullyAndStartAt(0);
+      part.producers.clear();
+    });
+    this.opts.topics.updateGauges(part);
+    this.log.info({ topic: part.topic, partition: part.index }, "deleted the log of a removed replica");
   }
 
   private endpointOf(brokerId: number): { host: string; port: number } | undefined {
@@ -206,6 +224,7 @@ export class ReplicaManager {
         log: this.log,
         notifier: this.opts.notifier,
         onHighWatermark: (part) => this.opts.topics.updateGauges(part),
+        skipTruncation: this.opts.skipTruncation,
       });
       this.fetchers.set(leaderId, f);
       f.setLeaderEndpoint(this.endpointOf(leaderId));
@@ -229,6 +248,21 @@ export class ReplicaManager {
   }
 
   // ---- leader side -------------------------------------------------------------------------------
+
+  /**
+   * KIP-392 replica selection: the in-sync followers' progress as this leader sees it (log end offset,
+   * when last caught up), or undefined when this node does not lead the partition.
+   */
+  inSyncFollowers(
+    topic: string,
+    partition: number,
+  ): { brokerId: number; logEndOffset: number; lastCaughtUpMs: number }[] | undefined {
+    const st = this.leaders.get(key(topic, partition));
+    if (!st) return undefined;
+    return [...st.followers]
+      .filter(([id]) => st.isr.includes(id))
+      .map(([brokerId, f]) => ({ brokerId, logEndOffset: f.leo, lastCaughtUpMs: f.lastCaughtUpMs }));
+  }
 
   /** The ISR this leader currently counts, or undefined when it does not lead the partition. */
   isr(topic: string, partition: number): readonly number[] | undefined {

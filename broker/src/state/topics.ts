@@ -96,9 +96,14 @@ export class TopicManager {
   /** Storage configuration for a topic: its overrides on top of the broker defaults. */
   logConfig(meta: TopicMeta): Partial<LogConfig> {
     const flush = this.settings.flush;
+    // As in Kafka, retention deletes segments only of topics whose cleanup.policy includes delete
+    // (a compact-only topic such as __consumer_offsets keeps its log; compaction is not carried out).
+    const deletes = effectiveConfig(meta.configs, "cleanup.policy")
+      .split(",")
+      .some((p) => p.trim() === "delete");
     return {
-      retentionMs: Number(effectiveConfig(meta.configs, "retention.ms")),
-      retentionBytes: Number(effectiveConfig(meta.configs, "retention.bytes")),
+      retentionMs: deletes ? Number(effectiveConfig(meta.configs, "retention.ms")) : -1,
+      retentionBytes: deletes ? Number(effectiveConfig(meta.configs, "retention.bytes")) : -1,
       segmentBytes: Math.max(128, Number(effectiveConfig(meta.configs, "segment.bytes"))),
       maxMessageBytes: Number(effectiveConfig(meta.configs, "max.message.bytes")),
       flushPolicy: flush.kind === "interval" ? "interval" : flush.kind === "none" ? "none" : "every-batch",
