@@ -306,7 +306,9 @@ export class ReferenceCluster implements Cluster {
           const md = await probeMetadata(LOOPBACK, node.port, 1500);
           const listed = new Set(md.brokers.map((b) => b.nodeId));
           const missing = expected.filter((e) => !listed.has(e));
-          if (missing.length === 0) pending.delete(id);
+          // a cluster node answers controller -1 until it has caught up with the metadata log
+          if (this.clustered && md.controllerId < 0) problems.set(id, `node ${id} has not caught up yet`);
+          else if (missing.length === 0) pending.delete(id);
           else problems.set(id, `brokers ${missing.join(", ")} not in node ${id}'s Metadata`);
         } catch (err) {
           problems.set(id, (err as Error).message);

@@ -34,14 +34,18 @@ export function liveBrokers(image: MetadataImage): MetadataResponseBroker[] {
   return out;
 }
 
-function topicEntry(image: MetadataImage, t: TopicImage, v: number): MetadataResponseTopic {
+/**
+ * `stale`: this node has not caught up with the metadata since it started, so its image may name
+ * leaders that no longer lead: every partition answers LEADER_NOT_AVAILABLE (clients retry elsewhere).
+ */
+function topicEntry(image: MetadataImage, t: TopicImage, v: number, stale = false): MetadataResponseTopic {
   const live = (id: number) => image.brokers.get(id)?.fenced === false;
   const partitions: MetadataResponsePartition[] = [...t.partitions.values()]
     .sort((a, b) => a.partition - b.partition)
     .map((p) => ({
-      errorCode: p.leader === NO_LEADER ? code("LEADER_NOT_AVAILABLE") : 0,
+      errorCode: stale || p.leader === NO_LEADER ? code("LEADER_NOT_AVAILABLE") : 0,
       partitionIndex: p.partition,
-      leaderId: p.leader,
+      leaderId: stale ? NO_LEADER : p.leader,
       leaderEpoch: p.leaderEpoch,
       replicaNodes: [...p.replicas],
       isrNodes: [...p.isr],
@@ -99,11 +103,12 @@ export async function clusterMetadata(ctx: RequestContext, req: MetadataRequest)
   const topics: MetadataResponseTopic[] = [];
   const all = req.topics === null || (v === 0 && req.topics.length === 0);
   let image = cluster.image;
+  const stale = !cluster.caughtUp;
   if (all) {
     const sorted = [...image.topics.values()].sort((a, b) =>
       a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
     );
-    for (const t of sorted) topics.push(topicEntry(image, t, v));
+    for (const t of sorted) topics.push(topicEntry(image, t, v, stale));
   } else {
     const allowAutoCreate =
       broker.settings.autoCreateTopics && (v < 4 || req.allowAutoTopicCreation !== false);
@@ -111,12 +116,14 @@ export async function clusterMetadata(ctx: RequestContext, req: MetadataRequest)
       if (t.name === null) {
         const id = t.topicId ?? ZERO_UUID;
         const found = id === ZERO_UUID ? undefined : image.topics.get(id);
-        topics.push(found ? topicEntry(image, found, v) : errorEntry(null, code("UNKNOWN_TOPIC_ID"), id));
+        topics.push(
+          found ? topicEntry(image, found, v, stale) : errorEntry(null, code("UNKNOWN_TOPIC_ID"), id),
+        );
         continue;
       }
       const found = topicByName(image, t.name);
       if (found) {
-        topics.push(topicEntry(image, found, v));
+        topics.push(topicEntry(image, found, v, stale));
         continue;
       }
       if (!allowAutoCreate) {
@@ -137,7 +144,7 @@ export async function clusterMetadata(ctx: RequestContext, req: MetadataRequest)
     throttleTimeMs: 0,
     brokers: liveBrokers(image),
     clusterId: image.clusterId,
-    controllerId: cluster.controllerId(),
+    controllerId: stale ? -1 : cluster.controllerId(),
     topics,
   };
   if (v >= 8 && v <= 10) res.clusterAuthorizedOperations = AUTHORIZED_OPERATIONS_OMITTED;
