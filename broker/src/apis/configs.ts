@@ -1,13 +1,15 @@
 /**
  * DescribeConfigs (key 32), AlterConfigs (key 33, the legacy full-replacement API) and
  * IncrementalAlterConfigs (key 44) for TOPIC resources (the configs in state/topic-config.ts,
- * persisted with the topic) and, read-only, the BROKER resource.
+ * persisted with the topic) and, read-only, the BROKER resource. In cluster mode both alter APIs go to
+ * the active controller (AlterConfigs as the equivalent SETs and DELETEs, after the same checks).
  */
 
 import type {
   DescribeConfigsResourceResult,
   DescribeConfigsResult,
 } from "../../../protocol/generated/describe-configs-response.ts";
+import type { IncrementalAlterConfigsRequest } from "../../../protocol/generated/incremental-alter-configs-request.ts";
 import type { AlterConfigsResourceResponse } from "../../../protocol/generated/incremental-alter-configs-response.ts";
 import {
   type AlterConfigsResponse,
@@ -286,6 +288,10 @@ export const alterConfigs = defineHandler(
     const topics = ctx.broker.topics;
     const isDuplicate = duplicateResources(req.resources);
     const responses: AlterConfigsResourceResponse[] = [];
+    const forwarded: {
+      out: AlterConfigsResourceResponse;
+      resource: IncrementalAlterConfigsRequest["resources"][number];
+    }[] = [];
     await topics.adminMutex.run(async () => {
       for (const res of req.resources) {
         const out: AlterConfigsResourceResponse = {
@@ -332,16 +338,46 @@ export const alterConfigs = defineHandler(
           fail(validated.error, validated.message);
           continue;
         }
-        if (!req.validateOnly) {
-          try {
-            await topics.setConfigs(res.resourceName, validated.configs);
-          } catch (e) {
-            ctx.log.error({ err: e }, "config change failed");
-            fail("UNKNOWN_SERVER_ERROR", (e as Error).message);
-          }
+        if (req.validateOnly) continue;
+        if (ctx.broker.cluster) {
+          // Cluster mode: the full replacement becomes SETs and DELETEs for the controller.
+          const ops = [
+            ...Object.entries(validated.configs).map(([name, value]) => ({
+              name,
+              configOperation: 0,
+              value,
+            })),
+            ...Object.keys(rt.meta.configs)
+              .filter((name) => !(name in validated.configs))
+              .map((name) => ({ name, configOperation: 1, value: null })),
+          ];
+          forwarded.push({
+            out,
+            resource: { resourceType: res.resourceType, resourceName: res.resourceName, configs: ops },
+          });
+          continue;
+        }
+        try {
+          await topics.setConfigs(res.resourceName, validated.configs);
+        } catch (e) {
+          ctx.log.error({ err: e }, "config change failed");
+          fail("UNKNOWN_SERVER_ERROR", (e as Error).message);
         }
       }
     });
+    for (const f of forwarded) {
+      const r = await forwardToController<IncrementalAlterConfigsResponse>(
+        ctx,
+        apis.IncrementalAlterConfigs as never,
+        "incrementalAlterConfigs",
+        { resources: [f.resource], validateOnly: false },
+      );
+      const answer = r.responses[0];
+      if (answer && answer.errorCode !== 0) {
+        f.out.errorCode = answer.errorCode;
+        f.out.errorMessage = answer.errorMessage ?? null;
+      }
+    }
     return { throttleTimeMs: 0, responses };
   },
 );
