@@ -45,7 +45,13 @@ export async function startTarget(opts: {
     // up to 3 nodes, so the suite runs through partition replication (RF 3, as issue #7 asks).
     const config: Record<string, number> =
       opts.target === "reference" && nodes > 1 ? { "default.replication.factor": Math.min(3, nodes) } : {};
-    cluster = createCluster({ target: opts.target, nodes, config });
+    // GAUNTLET_KEEP_DATA=1 keeps the nodes' data dirs and logs after the run, for a post-mortem.
+    cluster = createCluster({
+      target: opts.target,
+      nodes,
+      config,
+      keepData: process.env.GAUNTLET_KEEP_DATA === "1",
+    });
   }
   await cluster.start();
   let control: ControlServer | undefined;
