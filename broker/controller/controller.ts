@@ -359,8 +359,18 @@ export class Controller {
   }
 
   /** Forgets all sessions (a newly elected controller starts them afresh on the next `tick`). */
-  resetSessions(): void {
+  /**
+   * A new active controller starts every session afresh. `heardAt` (broker id → when this node last
+   * heard from it, e.g. over Raft) back-dates a session, at most half a session timeout: a broker that
+   * died with the old controller (whose Raft messages stopped at its death) is fenced about one session
+   * timeout after it died, not one after the election, while a live broker still has half a session to
+   * send its first heartbeat to the new controller.
+   */
+  resetSessions(now?: number, heardAt?: ReadonlyMap<number, number>): void {
     this.lastContact.clear();
+    if (now === undefined || !heardAt) return;
+    const floor = now - this.config.sessionTimeoutMs / 2;
+    for (const [id, at] of heardAt) this.lastContact.set(id, Math.max(floor, Math.min(at, now)));
   }
 
   registerBroker(

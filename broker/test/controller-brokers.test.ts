@@ -72,6 +72,28 @@ describe("controller: broker registration", () => {
 });
 
 describe("controller: session expiry, fencing and re-election", () => {
+  it("a new controller back-dates sessions from when it last heard each node, by at most half a session", () => {
+    const c = new TestCluster({ sessionTimeoutMs: 3000 });
+    c.startBrokers([1, 2, 3]);
+    // Node 1 (the old controller) died 1 s before this controller took over; node 2 was heard 10 s ago
+    // (a follower that talks only to the leader); node 3 has no Raft record (a broker, not a voter).
+    const heard = new Map([
+      [1, c.now - 1000],
+      [2, c.now - 10_000],
+    ]);
+    c.controller.resetSessions(c.now, heard);
+    // ticks only answer (their records are not applied), so each one sees every broker unfenced
+    const fencedAt = (ms: number) => c.controller.tick(c.image, c.now + ms).response.fenced;
+    // node 2's session runs from half a session ago, node 1's from its death, node 3's from now
+    expect(fencedAt(1400)).toEqual([]);
+    expect(fencedAt(1600)).toEqual([2]);
+    expect(fencedAt(2100)).toEqual([1, 2]);
+    // without the record every session starts now
+    c.controller.resetSessions();
+    c.controller.tick(c.image, c.now);
+    expect(c.controller.tick(c.image, c.now + 2900).response.fenced).toEqual([]);
+  });
+
   it("fences a silent broker and re-elects its partitions' leaders from the ISR with epoch bumps", () => {
     const c = new TestCluster({ sessionTimeoutMs: 3000 });
     c.startBrokers([1, 2, 3]);

@@ -437,8 +437,12 @@ export class RaftNode {
     this.kick();
   }
 
+  /** When a message from each peer last arrived (wall clock): a sign of life the controller can use. */
+  readonly lastHeardFrom = new Map<NodeId, number>();
+
   private onMessage(m: Message): void {
     if (this.stopped) return;
+    this.lastHeardFrom.set(m.from, Date.now());
     this.core.step(m);
     this.observeRole();
     this.kick();

@@ -61,7 +61,7 @@ export const KAFKA_LISTENER = "PLAINTEXT";
 /** Brokers also register their Raft address, so every node can route to nodes that joined later. */
 export const RAFT_LISTENER = "RAFT";
 const INCARNATION_FILE = "broker.incarnation";
-const CONTROLLER_TICK_MS = 250;
+const CONTROLLER_TICK_MS = 100;
 const CALL_TIMEOUT_MS = 5000;
 
 /** Thrown by controller operations on a node that is not (or no longer) the Raft leader. */
@@ -374,7 +374,7 @@ export class MetadataNode {
     if (this.stopped) return;
     const leader = this.isLeader();
     if (leader && !this.wasLeader) {
-      this.controller.resetSessions();
+      this.controller.resetSessions(Date.now(), this.raft.lastHeardFrom);
       this.leaderSince = Date.now();
       this.log.info({ term: this.raft.status().term }, "this node is now the active controller");
     } else if (!leader && this.wasLeader) {
