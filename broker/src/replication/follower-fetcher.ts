@@ -146,7 +146,7 @@ export class FollowerFetcher {
         if (fetching.length > 0) await this.fetch(conn, fetching);
       } catch (e) {
         if (this.stopped) return;
-        this.log.debug({ err: (e as Error).message }, "replica fetch failed; reconnecting");
+        this.log.warn({ err: (e as Error).message }, "replica fetch failed; reconnecting");
         this.conn?.close();
         this.conn = undefined;
         await sleep(BACKOFF_MS);
@@ -203,22 +203,31 @@ export class FollowerFetcher {
           cut = Math.min(Number(r.endOffset), local.endOffset < 0 ? log.logEndOffset : local.endOffset);
         }
         if (cut < log.logEndOffset) {
-          await e.part.mutex.run(async () => {
-            const before = log.logEndOffset;
-            await log.truncateTo(cut);
-            e.part.producers.clear();
-            await rebuildProducerState(e.part);
-            this.log.info(
-              {
-                topic: e.topic,
-                partition: e.partition,
-                from: before,
-                to: log.logEndOffset,
-                leaderEpoch: e.epoch,
-              },
-              "truncated a divergent log",
-            );
-          });
+          let failed = false;
+          await this.perPartition(e, "truncate", () =>
+            e.part.mutex
+              .run(async () => {
+                const before = log.logEndOffset;
+                await log.truncateTo(cut);
+                e.part.producers.clear();
+                await rebuildProducerState(e.part);
+                this.log.info(
+                  {
+                    topic: e.topic,
+                    partition: e.partition,
+                    from: before,
+                    to: log.logEndOffset,
+                    leaderEpoch: e.epoch,
+                  },
+                  "truncated a divergent log",
+                );
+              })
+              .catch((err: unknown) => {
+                failed = true;
+                throw err;
+              }),
+          );
+          if (failed) continue;
         }
         e.state = "fetch";
       }
@@ -266,21 +275,36 @@ export class FollowerFetcher {
         if (!item) continue;
         const [k, e] = item;
         if (this.entries.get(k) !== e || this.stopped) continue;
-        if (pd.errorCode === ERROR_CODES.OFFSET_OUT_OF_RANGE) {
-          await this.outOfRange(conn, e);
-          continue;
-        }
-        if (pd.errorCode !== 0) {
+        if (pd.errorCode !== 0 && pd.errorCode !== ERROR_CODES.OFFSET_OUT_OF_RANGE) {
           this.backoff(e);
           continue;
         }
-        await this.appendFetched(
-          e,
-          pd.records ?? Buffer.alloc(0),
-          Number(pd.highWatermark),
-          Number(pd.logStartOffset),
+        // One partition's failure must not stall the others sharing this fetcher.
+        await this.perPartition(e, "append", () =>
+          pd.errorCode === ERROR_CODES.OFFSET_OUT_OF_RANGE
+            ? this.outOfRange(conn, e)
+            : this.appendFetched(
+                e,
+                pd.records ?? Buffer.alloc(0),
+                Number(pd.highWatermark),
+                Number(pd.logStartOffset),
+              ),
         );
       }
+    }
+  }
+
+  /** Runs one partition's step; a failure is logged and backs that partition off (1 s), nothing else. */
+  private async perPartition(e: Entry, step: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.log.warn(
+        { topic: e.topic, partition: e.partition, step, err: (err as Error).message },
+        "replica step failed for a partition; retrying it later",
+      );
+      e.state = "truncate";
+      this.backoff(e, 1000);
     }
   }
 
