@@ -97,11 +97,6 @@ export class GroupPartitions implements GroupService {
     return this.broker.cluster!.image;
   }
 
-  /** The `__consumer_offsets` partitions whose groups this node serves (loaded or loading). */
-  get partitions(): number[] {
-    return [...this.loaded.keys()].sort((a, b) => a - b);
-  }
-
   // ---- leadership: load and unload -----------------------------------------------------------
 
   /** Follows the committed image (after the replica manager): loads led partitions, unloads the rest. */
@@ -115,11 +110,11 @@ export class GroupPartitions implements GroupService {
       led.add(p.partition);
       const current = this.loaded.get(p.partition);
       if (current?.leaderEpoch === p.leaderEpoch) continue;
-      if (current) this.unload(current, "new leader epoch");
+      if (current) void this.unload(current, "new leader epoch");
       this.load(p.partition, p.leaderEpoch);
     }
     for (const entry of [...this.loaded.values()]) {
-      if (!led.has(entry.partition)) this.unload(entry, "no longer the leader");
+      if (!led.has(entry.partition)) void this.unload(entry, "no longer the leader");
     }
   }
 
@@ -158,7 +153,7 @@ export class GroupPartitions implements GroupService {
         // Still the leader (else the image would have unloaded it): try again shortly.
         entry.retry = setTimeout(() => {
           if (this.loaded.get(partition) !== entry || this.stopped) return;
-          this.unload(entry, "retrying the load");
+          void this.unload(entry, "retrying the load");
           this.onImage(this.image);
         }, LOAD_RETRY_MS);
         entry.retry.unref();
@@ -237,6 +232,8 @@ export class GroupPartitions implements GroupService {
       errorCode: E.COORDINATOR_NOT_AVAILABLE,
       message: "The coordinator is not available.",
     };
+    // A node that has not caught up since it started may hold a stale or empty image.
+    if (!this.broker.cluster!.caughtUp) return unavailable;
     if (!topicByName(this.image, OFFSETS_TOPIC)) await this.ensureOffsetsTopic();
     const image = this.image;
     const topic = topicByName(image, OFFSETS_TOPIC);
@@ -253,7 +250,7 @@ export class GroupPartitions implements GroupService {
 
   /** The coordinator of `groupId` on this node, or the error code for the request. */
   private route(groupId: string): GroupCoordinator | number {
-    if (this.stopped) return E.NOT_COORDINATOR;
+    if (this.stopped || !this.broker.cluster!.caughtUp) return E.NOT_COORDINATOR;
     const topic = topicByName(this.image, OFFSETS_TOPIC);
     if (!topic || topic.partitions.size === 0) return E.NOT_COORDINATOR;
     const index = groupPartition(groupId, topic.partitions.size);
