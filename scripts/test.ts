@@ -86,7 +86,9 @@ for (const run of conformanceRuns) {
 // Chaos scenarios against a 3-node reference cluster, each judged by the checker (one verdict = one
 // test). GAUNTLET_TEST_CHAOS lists `scenario[:rounds]`; "none" skips them. Seeds are fixed so a red run
 // replays exactly (each summary prints its replay command).
-const chaosRuns = (process.env.GAUNTLET_TEST_CHAOS ?? "leader-kill:3,partition-leader-isolated:2")
+const chaosRuns = (
+  process.env.GAUNTLET_TEST_CHAOS ?? "leader-kill:3,sigterm-leadership-transfer:3,partition-leader-isolated:2"
+)
   .split(",")
   .filter((r) => r && r !== "none");
 for (const run of chaosRuns) {
