@@ -3,7 +3,7 @@
 // "external", no clients). Unmutated, they pass; with one error code rewritten or one record dropped
 // per fetch, exactly the tests that observe that behaviour fail.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -29,6 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 async function runThroughProxy(
