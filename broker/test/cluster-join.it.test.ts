@@ -15,6 +15,7 @@ import { LOOPBACK } from "../../harness/cluster/ports.ts";
 import { ReferenceCluster } from "../../harness/targets/reference.ts";
 import { RawConnection } from "../../protocol/client/connection.ts";
 import { ApiKey } from "../../protocol/generated/index.ts";
+import { waitFor as waitForShared } from "./wait-for.ts";
 
 const SNAPSHOT_EVERY = 25;
 const TOPICS = 25;
@@ -24,7 +25,6 @@ const CHANGES = TOPICS * CONFIGS.length * ROUNDS; // 10,000
 const RESOURCE_TOPIC = 2;
 const OP_SET = 0;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const topicName = (i: number) => `join-${String(i).padStart(2, "0")}`;
 
 let cluster: ReferenceCluster;
@@ -55,20 +55,8 @@ async function withConnection<T>(nodeId: number, fn: (c: RawConnection) => Promi
   }
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitForShared(what, fn, timeoutMs, 50);
 
 /** Time (epoch ms) of the first log line of `nodeId` whose msg is `msg`, after `since`. */
 function logTime(nodeId: number, msg: string, since: number): number | undefined {

@@ -16,6 +16,7 @@ import { ERROR_CODES } from "../../protocol/error-codes.ts";
 import { ApiKey } from "../../protocol/generated/index.ts";
 import { encodeSubscription } from "../groups/consumer-protocol.ts";
 import { groupPartition } from "../groups/coordinator.ts";
+import { waitFor } from "./wait-for.ts";
 
 const { Kafka, logLevel } = kafkajs;
 const OFFSETS_TOPIC = "__consumer_offsets";
@@ -44,21 +45,6 @@ function kafka(clientId = "group-failover-it") {
     logLevel: logLevel.NOTHING,
     retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
   });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
 function port(nodeId: number): number {

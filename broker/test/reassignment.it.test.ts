@@ -24,6 +24,7 @@ import { RawConnection } from "../../protocol/client/connection.ts";
 import { ERROR_CODES } from "../../protocol/error-codes.ts";
 import { ApiKey } from "../../protocol/generated/index.ts";
 import { decodeRecords } from "../../protocol/records/index.ts";
+import { waitFor } from "./wait-for.ts";
 
 const { Kafka, logLevel } = kafkajs;
 // node-rdkafka is CommonJS with a native addon.
@@ -63,21 +64,6 @@ async function withConnection<T>(
   } finally {
     conn.close();
   }
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
 /** Bytes in a node's local log of a partition (-1 without a directory). */

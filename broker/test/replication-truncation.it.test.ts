@@ -16,6 +16,7 @@ import type { CheckerReport } from "../../harness/checker/types.ts";
 import { describePartitions } from "../../harness/cluster/leaders.ts";
 import { HistoryRecorder } from "../../harness/history/recorder.ts";
 import { ReferenceCluster } from "../../harness/targets/reference.ts";
+import { waitFor as waitForShared } from "./wait-for.ts";
 
 const { Kafka, logLevel } = kafkajs;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,20 +29,8 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 40_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 40_000) =>
+  waitForShared(what, fn, timeoutMs);
 
 async function runDivergence(mutation: string | undefined): Promise<CheckerReport> {
   const c = new ReferenceCluster({

@@ -9,10 +9,9 @@ import kafkajs from "kafkajs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { describePartitions } from "../../harness/cluster/leaders.ts";
 import { ReferenceCluster } from "../../harness/targets/reference.ts";
+import { waitFor } from "./wait-for.ts";
 
 const { Kafka, logLevel } = kafkajs;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let cluster: ReferenceCluster;
 
@@ -35,21 +34,6 @@ function kafka() {
     logLevel: logLevel.NOTHING,
     retry: { retries: 15, initialRetryTime: 100, maxRetryTime: 1000 },
   });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
 function logBytes(dir: string): number {
