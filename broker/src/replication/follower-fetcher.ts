@@ -344,11 +344,12 @@ export class FollowerFetcher {
           }
         }
       }
-      if (leaderLogStart > log.logStartOffset && leaderLogStart <= log.logEndOffset) {
-        await log.deleteRecordsBefore(leaderLogStart);
-      }
       const hw = Math.min(leaderHw, log.logEndOffset);
       if (hw > log.highWatermark) log.setHighWatermark(hw);
+      // DeleteRecords on the leader: follow its log start once our high watermark has reached it
+      if (leaderLogStart > log.logStartOffset && leaderLogStart <= log.highWatermark) {
+        await log.deleteRecordsBefore(leaderLogStart);
+      }
     });
     this.opts.onHighWatermark(part);
     this.opts.notifier.notify(part.topic, part.index);
