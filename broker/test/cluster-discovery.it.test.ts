@@ -8,9 +8,9 @@ import { afterAll, afterEach, describe, expect, test } from "vitest";
 import { probeMetadata } from "../../harness/cluster/kafka-probe.ts";
 import { allocatePorts, assertPortsFree, LOOPBACK } from "../../harness/cluster/ports.ts";
 import { BrokerProcess } from "../src/testing/broker-process.ts";
+import { waitFor as waitForShared } from "./wait-for.ts";
 
 const { Packet } = dns2;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Records served, by lower-case name; changed by the tests while the servers run. */
 interface Zone {
@@ -68,20 +68,8 @@ afterAll(async () => {
   await dns?.close();
 });
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000) =>
+  waitForShared(what, fn, timeoutMs, 100);
 
 function spawnNode(nodeId: number, raftListen: string, discovery: string[]): BrokerProcess {
   const node = new BrokerProcess({

@@ -12,10 +12,10 @@ import { describePartitions } from "../../harness/cluster/leaders.ts";
 import { LOOPBACK } from "../../harness/cluster/ports.ts";
 import { REFERENCE_BROKER_MAIN, ReferenceCluster } from "../../harness/targets/reference.ts";
 import { REPO_ROOT } from "../../harness/tools.ts";
+import { waitFor as waitForShared } from "./wait-for.ts";
 
 const { Kafka, logLevel } = kafkajs;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 let cluster: ReferenceCluster;
@@ -61,20 +61,8 @@ async function controllerSeenBy(nodeId: number): Promise<number> {
   }
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000) =>
+  waitForShared(what, fn, timeoutMs, 50);
 
 /** Spawns a broker process outside the harness; resolves with its exit code and output (bounded). */
 function runBroker(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
