@@ -358,7 +358,16 @@ export class Controller {
     return last !== undefined && now - last <= this.config.sessionTimeoutMs;
   }
 
-  /** Forgets all sessions (a newly elected controller starts them afresh on the next `tick`). */
+  /**
+   * Renews a registered broker's session when its heartbeat arrives, before the heartbeat waits its turn
+   * among the controller's decisions: a queue of other decisions must not expire live sessions.
+   */
+  noteHeartbeat(image: MetadataImage, brokerId: number, brokerEpoch: bigint, now: number): void {
+    const b = image.brokers.get(brokerId);
+    if (b && b.epoch === brokerEpoch)
+      this.lastContact.set(brokerId, Math.max(now, this.lastContact.get(brokerId) ?? 0));
+  }
+
   /**
    * A new active controller starts every session afresh. `heardAt` (broker id → when this node last
    * heard from it, e.g. over Raft) back-dates a session, at most half a session timeout: a broker that
@@ -441,7 +450,7 @@ export class Controller {
     const b = image.brokers.get(req.brokerId);
     if (!b) return { records: [], response: reply(code("BROKER_ID_NOT_REGISTERED")) };
     if (b.epoch !== req.brokerEpoch) return { records: [], response: reply(code("STALE_BROKER_EPOCH")) };
-    this.lastContact.set(b.id, now);
+    this.lastContact.set(b.id, Math.max(now, this.lastContact.get(b.id) ?? 0));
     const caughtUp = req.currentMetadataOffset >= BigInt(image.highestOffset);
     const work = new Work(image);
     let fenced = b.fenced;

@@ -94,6 +94,34 @@ describe("controller: session expiry, fencing and re-election", () => {
     expect(c.controller.tick(c.image, c.now + 2900).response.fenced).toEqual([]);
   });
 
+  it("a heartbeat noted on arrival renews the session even while its decision still waits", () => {
+    const c = new TestCluster({ sessionTimeoutMs: 3000 });
+    c.startBrokers([1, 2]);
+    c.controller.resetSessions();
+    c.controller.tick(c.image, c.now);
+    const epoch = c.image.brokers.get(1)!.epoch;
+    // a stale epoch or an unknown broker renews nothing
+    c.controller.noteHeartbeat(c.image, 1, epoch + 1n, c.now + 2500);
+    c.controller.noteHeartbeat(c.image, 9, epoch, c.now + 2500);
+    expect(c.controller.tick(c.image, c.now + 3100).response.fenced).toEqual([1, 2]);
+    c.controller.noteHeartbeat(c.image, 1, epoch, c.now + 2500);
+    expect(c.controller.tick(c.image, c.now + 3100).response.fenced).toEqual([2]);
+    // the queued heartbeat's decision, run later with its (earlier) arrival time, does not move it back
+    c.controller.brokerHeartbeat(
+      c.image,
+      {
+        brokerId: 1,
+        brokerEpoch: epoch,
+        currentMetadataOffset: BigInt(c.image.highestOffset),
+        wantFence: false,
+        wantShutDown: false,
+      },
+      c.now + 100,
+    );
+    expect(c.controller.tick(c.image, c.now + 5400).response.fenced).toEqual([2]);
+    expect(c.controller.tick(c.image, c.now + 5600).response.fenced).toEqual([1, 2]);
+  });
+
   it("fences a silent broker and re-elects its partitions' leaders from the ISR with epoch bumps", () => {
     const c = new TestCluster({ sessionTimeoutMs: 3000 });
     c.startBrokers([1, 2, 3]);

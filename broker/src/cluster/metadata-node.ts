@@ -463,6 +463,7 @@ export class MetadataNode {
       }
       case "heartbeat": {
         const a = args as ControllerOps["heartbeat"];
+        if (this.isLeader()) this.controller.noteHeartbeat(this.image, a.brokerId, a.brokerEpoch, now);
         return this.decide((img) =>
           this.controller.brokerHeartbeat(
             img,

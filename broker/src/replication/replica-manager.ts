@@ -82,6 +82,12 @@ export class ReplicaManager {
   /** Which leader's fetcher follows a partition. */
   private readonly following = new Map<string, number>();
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** ISR changes waiting for the next AlterPartition batch, by partition. */
+  private readonly pendingIsrChanges = new Map<
+    string,
+    { st: LeaderState; newIsr: number[]; why: "shrink" | "expand" }
+  >();
+  private isrBatchInFlight = false;
   private readonly log: Logger;
   private image: MetadataImage | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -401,69 +407,104 @@ export class ReplicaManager {
     }
   }
 
-  /** Proposes a new ISR through the controller; the committed image brings the result back. */
+  /**
+   * Queues an ISR change for the controller; the committed image brings the result back. Changes are
+   * sent in batches, one AlterPartition request in flight per broker: after a restart a leader may
+   * expand hundreds of ISRs at once, and one request per partition queued so many controller decisions
+   * that broker heartbeats waited behind them and sessions expired.
+   */
   private alterIsr(st: LeaderState, newIsr: number[], why: "shrink" | "expand"): void {
-    const cluster = this.opts.cluster;
-    const image = this.image;
-    if (!image || cluster.brokerEpoch < 0n) {
+    if (!this.image || this.opts.cluster.brokerEpoch < 0n) {
       st.adding.clear();
       return;
     }
     st.alterInFlight = true;
+    this.pendingIsrChanges.set(key(st.topic, st.partition), { st, newIsr, why });
+    this.flushIsrChanges();
+  }
+
+  private flushIsrChanges(): void {
+    if (this.isrBatchInFlight || this.pendingIsrChanges.size === 0) return;
+    const cluster = this.opts.cluster;
+    const image = this.image;
+    const batch = [...this.pendingIsrChanges.values()];
+    this.pendingIsrChanges.clear();
+    if (!image || cluster.brokerEpoch < 0n || this.stopped) {
+      for (const c of batch) this.finishIsrChange(c.st);
+      return;
+    }
+    const byTopic = new Map<string, AlterPartitionRequest["topics"][number]>();
+    for (const { st, newIsr } of batch) {
+      let t = byTopic.get(st.topicId);
+      if (!t) {
+        t = { topicId: st.topicId, partitions: [] };
+        byTopic.set(st.topicId, t);
+      }
+      t.partitions.push({
+        partitionIndex: st.partition,
+        leaderEpoch: st.leaderEpoch,
+        newIsr: [],
+        newIsrWithEpochs: newIsr.map((id) => ({
+          brokerId: id,
+          brokerEpoch: image.brokers.get(id)?.epoch ?? -1n,
+        })),
+        leaderRecoveryState: 0,
+        partitionEpoch: st.partitionEpoch,
+      });
+    }
     const req: AlterPartitionRequest = {
       brokerId: this.opts.nodeId,
       brokerEpoch: cluster.brokerEpoch,
-      topics: [
-        {
-          topicId: st.topicId,
-          partitions: [
-            {
-              partitionIndex: st.partition,
-              leaderEpoch: st.leaderEpoch,
-              newIsr: [],
-              newIsrWithEpochs: newIsr.map((id) => ({
-                brokerId: id,
-                brokerEpoch: image.brokers.get(id)?.epoch ?? -1n,
-              })),
-              leaderRecoveryState: 0,
-              partitionEpoch: st.partitionEpoch,
-            },
-          ],
-        },
-      ],
+      topics: [...byTopic.values()],
     };
-    this.log.info({ topic: st.topic, partition: st.partition, isr: st.isr, newIsr, why }, "changing the ISR");
+    for (const { st, newIsr, why } of batch)
+      this.log.info(
+        { topic: st.topic, partition: st.partition, isr: st.isr, newIsr, why },
+        "changing the ISR",
+      );
+    this.isrBatchInFlight = true;
+    const failed = (err: string) => {
+      for (const { st, why } of batch)
+        this.log.warn({ topic: st.topic, partition: st.partition, err, why }, "ISR change failed");
+    };
     cluster
       .call("alterPartition", req, 5000)
       .then((res) => {
-        const e = res.errorCode || res.topics[0]?.partitions[0]?.errorCode || 0;
-        if (e !== 0)
-          this.log.warn(
-            { topic: st.topic, partition: st.partition, errorCode: e, why },
-            "ISR change refused",
-          );
+        if (res.errorCode !== 0) return failed(`error code ${res.errorCode}`);
+        const errors = new Map<string, number>();
+        for (const t of res.topics)
+          for (const p of t.partitions) errors.set(`${t.topicId}:${p.partitionIndex}`, p.errorCode);
+        for (const { st, why } of batch) {
+          const e = errors.get(`${st.topicId}:${st.partition}`) ?? 0;
+          if (e !== 0)
+            this.log.warn(
+              { topic: st.topic, partition: st.partition, errorCode: e, why },
+              "ISR change refused",
+            );
+        }
       })
-      .catch((e: unknown) =>
-        this.log.warn(
-          { topic: st.topic, partition: st.partition, err: (e as Error).message, why },
-          "ISR change failed",
-        ),
-      )
+      .catch((e: unknown) => failed((e as Error).message))
       .finally(() => {
-        st.alterInFlight = false;
-        st.adding.clear();
-        // the committed image (applied before call() returned) carries the new ISR
-        const current = cluster.image.topics.get(st.topicId)?.partitions.get(st.partition);
-        if (current && current.leaderEpoch === st.leaderEpoch) {
-          st.isr = current.isr;
-          st.partitionEpoch = current.partitionEpoch;
-        }
-        const part = this.opts.topics.partition(st.topic, st.partition);
-        if (part && this.leaders.get(key(st.topic, st.partition)) === st) {
-          this.maybeAdvanceHighWatermark(st, part);
-          this.wakeWaiters(key(st.topic, st.partition), st, part);
-        }
+        this.isrBatchInFlight = false;
+        for (const { st } of batch) this.finishIsrChange(st);
+        this.flushIsrChanges();
       });
+  }
+
+  private finishIsrChange(st: LeaderState): void {
+    st.alterInFlight = false;
+    st.adding.clear();
+    // the committed image (applied before call() returned) carries the new ISR
+    const current = this.opts.cluster.image.topics.get(st.topicId)?.partitions.get(st.partition);
+    if (current && current.leaderEpoch === st.leaderEpoch) {
+      st.isr = current.isr;
+      st.partitionEpoch = current.partitionEpoch;
+    }
+    const part = this.opts.topics.partition(st.topic, st.partition);
+    if (part && this.leaders.get(key(st.topic, st.partition)) === st) {
+      this.maybeAdvanceHighWatermark(st, part);
+      this.wakeWaiters(key(st.topic, st.partition), st, part);
+    }
   }
 
   async stop(): Promise<void> {
