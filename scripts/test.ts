@@ -57,18 +57,25 @@ if (existsSync(summaryPath)) {
 
 // The conformance suite against real Apache Kafka (which defines "correct") and against the reference
 // broker. GAUNTLET_TEST_CONFORMANCE lists `target[:nodes]` runs; "none" skips them.
-const conformanceRuns = (process.env.GAUNTLET_TEST_CONFORMANCE ?? "kafka:3,reference")
+const conformanceRuns = (process.env.GAUNTLET_TEST_CONFORMANCE ?? "kafka:3,reference,reference:3")
   .split(",")
   .filter((r) => r && r !== "none");
 for (const run of conformanceRuns) {
   const [target, nodes] = run.split(":");
   const args = ["--target", target, ...(nodes ? ["--nodes", nodes] : [])];
-  const summary = `reports/summary/conformance-${target}.json`;
+  // one summary and JUnit file per run (two reference runs must not overwrite each other)
+  const label = run.replaceAll(":", "-");
+  const summary = `reports/summary/conformance-${label}.json`;
   rmSync(summary, { force: true });
   const t0 = Date.now();
   const r = await $({
     stdio: ["ignore", "inherit", "inherit"],
     nothrow: true,
+    env: {
+      ...process.env,
+      GAUNTLET_SUMMARY: summary,
+      GAUNTLET_JUNIT: `reports/junit/conformance-${label}.xml`,
+    },
   })`npx tsx conformance/cli.ts ${args}`;
   steps.push({ name: `conformance ${run}`, ok: r.exitCode === 0, ms: Date.now() - t0 });
   if (existsSync(summary)) {
