@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, w
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { $, chalk } from "zx";
+import { findChromium } from "../chaos/report-screenshot.ts";
 import { DOCKERD_LOG, engineDetails, startDockerd } from "../harness/docker/engine.ts";
 import { KAFKA_SCALA_VERSION, KAFKA_VERSION } from "../harness/targets/kafka-version.ts";
 import {
@@ -340,8 +341,28 @@ const docker: Component = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// 6. Chromium from Debian: headless, it opens the Allure report to prove the chaos timeline chart is
+//    shown (chaos/report-screenshot.ts, `npm run report:screenshot`).
 
-const components = [kafka, toxiproxy, kcat, rdkafkaZstd, docker];
+const chromium: Component = {
+  name: "Chromium",
+  required: true,
+  fix: "install Debian's chromium (`apt-get install -y chromium`) or set GAUNTLET_CHROMIUM to a Chromium binary, then run `npm run setup` again.",
+  async present() {
+    const path = findChromium();
+    if (!path) return undefined;
+    const r = await $({ nothrow: true })`${path} --version`;
+    return r.exitCode === 0 ? r.stdout.trim() : undefined;
+  },
+  async install() {
+    await aptInstall(["chromium"]);
+    if (!findChromium()) throw new StepError("apt-get installed chromium but it is not on PATH");
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+
+const components = [kafka, toxiproxy, kcat, rdkafkaZstd, docker, chromium];
 const width = Math.max(...components.map((c) => c.name.length)) + 2;
 let failures = 0;
 const started = Date.now();
