@@ -116,6 +116,14 @@ for (const run of chaosRuns) {
   }
 }
 
+// The Allure report of the last chaos run, opened in headless Chromium: its timeline chart must show.
+if (chaosRuns.length > 0) {
+  await step(
+    "Allure report shows the chaos timeline (headless Chromium)",
+    () => $`npx tsx scripts/report-screenshot.ts`,
+  );
+}
+
 console.log(
   `npm test: ${((Date.now() - started) / 1000).toFixed(0)} s; checks: ${steps.map((s) => `${s.name} ${s.ok ? "ok" : "FAILED"}`).join(", ")}`,
 );
