@@ -558,12 +558,13 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
         advertise: plane.advertiseClients(),
         minInsyncReplicas: minIsr,
         config: scenario.defaults.brokerConfig,
+        ...(scenario.defaults.racks ? { racks: scenario.defaults.racks } : {}),
       };
       const links = scenario.defaults.linkProxies ? { peerAddress: plane.routeLinks() } : {};
       cluster =
         target === "kafka"
           ? createCluster({ target: "kafka", ...common, ...links })
-          : createCluster({ target, ...common, ...links });
+          : createCluster({ target, ...common, ...links, admin: scenario.defaults.adminEndpoints ?? false });
       await cluster.start();
       bootstrap = cluster.bootstrapServers();
     }
@@ -593,10 +594,11 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
       idempotent: w.idempotence,
       keys: "random",
     }));
-    const consumers: WorkloadSpec[] = Array.from({ length: w.consumers }, () => ({
+    const consumers: WorkloadSpec[] = Array.from({ length: w.consumers }, (_, i) => ({
       ...base,
-      client: w.client,
+      client: w.consumerClient ?? w.client,
       role: "consumer",
+      ...(w.consumerRacks?.length ? { clientRack: w.consumerRacks[i % w.consumerRacks.length] } : {}),
       groupId: `${topic}-consumers`,
       ratePerSec: 1,
       maxInFlight: 1,
@@ -627,8 +629,14 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
       rng.fork("schedule"),
     );
     summary.schedule = plannedSchedule(actions);
+    const clusterNow = cluster;
     const ctx: ScenarioContext = {
       cluster,
+      metricsUrl: (nodeId) => {
+        const admin = (clusterNow as { adminUrl?: (id: number) => string }).adminUrl;
+        if (!scenario.defaults.adminEndpoints || !admin) return undefined;
+        return `${admin.call(clusterNow, nodeId)}/metrics`;
+      },
       plane,
       bootstrap,
       topic,

@@ -24,6 +24,10 @@ export interface ScenarioDefaults {
   brokerConfig?: Record<string, string | number | boolean>;
   /** Route node-to-node traffic through per-link proxies too (needed for network partitions). */
   linkProxies?: boolean;
+  /** broker.rack (here: the datacenter) of each node, by node id (nodes added later included). */
+  racks?: (nodeId: number) => string;
+  /** Serve each reference node's admin endpoint (/metrics), so actions can read its metrics. */
+  adminEndpoints?: boolean;
 }
 
 export interface WorkloadDefaults {
@@ -45,6 +49,10 @@ export interface WorkloadDefaults {
   retries: number;
   /** Client library of the final drain (default: `client`). */
   drainClient?: ClientName;
+  /** Client library of the group consumers (default: `client`). */
+  consumerClient?: ClientName;
+  /** client.rack of the consumers, consumer i getting entry i modulo the list (fetch from follower). */
+  consumerRacks?: string[];
 }
 
 /** What a passing run promises. Anything not allowed here fails the run. */
@@ -78,6 +86,8 @@ export interface PlanContext {
 /** What a fault action gets at run time. */
 export interface ScenarioContext {
   cluster: Cluster;
+  /** The metrics URL of a node (reference nodes with `adminEndpoints`), else undefined. */
+  metricsUrl(nodeId: number): string | undefined;
   /** The Toxiproxy fault plane; undefined for the external target (no proxies). */
   plane: FaultPlane | undefined;
   /** Bootstrap servers clients use (the client proxies). */
@@ -129,6 +139,8 @@ export interface Scenario {
   /** The fault schedule: the actions of the inject phase, in order, planned from the seed. */
   schedule(ctx: PlanContext, rng: SeededRandom): FaultAction[];
   expectations: ScenarioExpectations;
+  /** Actions the schedule puts before its fault rounds (a node joining, latency set up): --rounds does not count them. */
+  setupSteps?: number;
   /** Whether the scenario can run against a target of this shape; the reason says why not. */
   appliesTo(target: { name: TargetName; nodes: number }): Applicability;
 }

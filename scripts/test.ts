@@ -94,7 +94,8 @@ for (const run of conformanceRuns) {
 // test). GAUNTLET_TEST_CHAOS lists `scenario[:rounds]`; "none" skips them. Seeds are fixed so a red run
 // replays exactly (each summary prints its replay command).
 const chaosRuns = (
-  process.env.GAUNTLET_TEST_CHAOS ?? "leader-kill:3,sigterm-leadership-transfer:3,partition-leader-isolated:2"
+  process.env.GAUNTLET_TEST_CHAOS ??
+  "leader-kill:3,sigterm-leadership-transfer:3,partition-leader-isolated:2,multi-dc:1,snapshot-bootstrap:1"
 )
   .split(",")
   .filter((r) => r && r !== "none");

@@ -4,12 +4,13 @@ import { controllerKill } from "./controller-kill.ts";
 import { followerKill } from "./follower-kill.ts";
 import { latency } from "./latency.ts";
 import { leaderKill } from "./leader-kill.ts";
-import { multiDc, snapshotBootstrap } from "./not-yet.ts";
+import { multiDc } from "./multi-dc.ts";
 import { partitionLeaderIsolated, partitionMajority, partitionMinority } from "./partitions.ts";
 import { pause } from "./pause.ts";
 import { random } from "./random.ts";
 import { rollingRestart } from "./rolling-restart.ts";
 import { sigtermLeadershipTransfer } from "./sigterm-leadership-transfer.ts";
+import { snapshotBootstrap } from "./snapshot-bootstrap.ts";
 
 export const SCENARIOS: readonly Scenario[] = [
   leaderKill,

@@ -19,8 +19,7 @@ const plan: PlanContext = {
 const scheduleOf = (s: Scenario, seed: number, ctx: PlanContext = plan) =>
   plannedSchedule(s.schedule(ctx, new SeededRandom(seed).fork("schedule")));
 
-const NOT_YET = new Set(["snapshot-bootstrap", "multi-dc"]);
-const runnable = SCENARIOS.filter((s) => !NOT_YET.has(s.name));
+const runnable = SCENARIOS;
 
 describe("the registry", () => {
   test("names are unique, dash-separated, found by name, with a one-line description", () => {
@@ -51,14 +50,34 @@ describe("the registry", () => {
     }
   });
 
-  test("scenarios not implemented yet are never applicable, with a reason", () => {
-    for (const name of NOT_YET) {
-      const s = findScenario(name)!;
-      const a = s.appliesTo({ name: "kafka", nodes: 3 });
-      expect(a.applicable).toBe(false);
-      if (!a.applicable) expect(a.reason.length).toBeGreaterThan(10);
-      expect(s.schedule(plan, new SeededRandom(1))).toEqual([]);
-    }
+  test("multi-dc places nodes in three DCs, reads rack-aware, starts with the latency, then cuts each DC in turn", () => {
+    const s = findScenario("multi-dc")!;
+    expect([1, 2, 3, 4].map((n) => s.defaults.racks!(n))).toEqual(["dc1", "dc2", "dc3", "dc1"]);
+    expect(s.defaults.linkProxies).toBe(true);
+    expect(s.defaults.brokerConfig?.["replica.selector.class"]).toMatch(/RackAwareReplicaSelector$/);
+    expect(s.workload.consumerRacks).toEqual(["dc1", "dc2", "dc3"]);
+    const planned = scheduleOf(s, 7, { ...plan, rounds: 3 });
+    expect(planned.map((f) => f.kind)).toEqual([
+      "multi-dc:latency",
+      "multi-dc:dc-cut",
+      "multi-dc:dc-cut",
+      "multi-dc:dc-cut",
+    ]);
+    const cut = planned.slice(1).map((f) => f.plan.match(/cut (dc\d)/)![1]);
+    expect(new Set(cut).size).toBe(3);
+  });
+
+  test("snapshot-bootstrap joins a node, reassigns to it, then kills original nodes only", () => {
+    const s = findScenario("snapshot-bootstrap")!;
+    const planned = scheduleOf(s, 7, { ...plan, rounds: 4 });
+    expect(planned.map((f) => f.kind).slice(0, 2)).toEqual([
+      "snapshot-bootstrap:join",
+      "snapshot-bootstrap:reassign",
+    ]);
+    const kills = planned.slice(2);
+    expect(kills).toHaveLength(4);
+    for (const k of kills) expect(k.plan).toMatch(/SIGKILL the node [123],/);
+    expect(s.appliesTo({ name: "reference", nodes: 3 }).applicable).toBe(true);
   });
 
   test("every runnable scenario applies to 3 Kafka nodes, not to 1 reference node or external", () => {
@@ -108,7 +127,7 @@ describe.each(runnable.map((s) => [s.name, s] as const))("%s schedule", (_name, 
   });
 
   test("--rounds gives exactly that many actions", () => {
-    expect(scheduleOf(s, 7, { ...plan, rounds: 2 })).toHaveLength(2);
+    expect(scheduleOf(s, 7, { ...plan, rounds: 2 })).toHaveLength(2 + (s.setupSteps ?? 0));
   });
 });
 
