@@ -3,7 +3,7 @@
 // `npm run chaos -- --list` lists the scenarios. Bad input is one sentence and exit code 2; a failed
 // verdict exits 1, passed and not applicable exit 0.
 import { join } from "node:path";
-import { isTargetName } from "../harness/cluster/index.ts";
+import { BACKEND_NAMES, type BackendName, isTargetName } from "../harness/cluster/index.ts";
 import { TARGET_NAMES, type TargetName } from "../harness/cluster/types.ts";
 import { parseSeed } from "../harness/seed.ts";
 import { REPO_ROOT } from "../harness/tools.ts";
@@ -13,7 +13,7 @@ import { findScenario, SCENARIOS } from "./scenarios/index.ts";
 
 class UsageError extends Error {}
 
-const USAGE = `usage: npm run chaos -- --scenario <name> [--target ${TARGET_NAMES.join("|")}] [--seed N] [--duration 60s] [--nodes N] [--rounds N] [--bootstrap-servers host:port,...] [--verbose]
+const USAGE = `usage: npm run chaos -- --scenario <name> [--target ${TARGET_NAMES.join("|")}] [--seed N] [--duration 60s] [--nodes N] [--rounds N] [--bootstrap-servers host:port,...] [--backend process|docker] [--verbose]
        npm run chaos -- --list
 
 Progress (phases, faults, a status line) is shown on a terminal outside CI, or always with --verbose;
@@ -27,6 +27,7 @@ const VALUE_FLAGS = [
   "--nodes",
   "--rounds",
   "--bootstrap-servers",
+  "--backend",
 ];
 
 function positiveInt(flag: string, text: string, max: number): number {
@@ -97,6 +98,13 @@ export function parseArgs(argv: string[]): Parsed {
   if (nodes !== undefined) options.nodes = positiveInt("--nodes", nodes, 9);
   const rounds = values.get("--rounds");
   if (rounds !== undefined) options.rounds = positiveInt("--rounds", rounds, 1000);
+  const backend = values.get("--backend");
+  if (backend !== undefined) {
+    if (!(BACKEND_NAMES as readonly string[]).includes(backend))
+      throw new UsageError(`Unknown backend "${backend}": valid backends are ${BACKEND_NAMES.join(", ")}.`);
+    if (target === "external") throw new UsageError("--backend applies to local targets, not to external.");
+    options.backend = backend as BackendName;
+  }
   const bootstrap = values.get("--bootstrap-servers");
   if (bootstrap !== undefined) {
     if (target !== "external") throw new UsageError("--bootstrap-servers is only for --target external.");

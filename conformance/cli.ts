@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
+import { BACKEND_NAMES, type BackendName } from "../harness/cluster/index.ts";
 import { registerShutdownHook } from "../harness/cluster/process-supervisor.ts";
 import { newSeed, parseSeed } from "../harness/seed.ts";
 import { REPO_ROOT } from "../harness/tools.ts";
@@ -31,6 +32,11 @@ const program = new Command()
   .option("--bootstrap <servers>", "bootstrap servers host:port,... (external target)")
   .option("--client <clients>", "kafkajs | rdkafka | all (or a comma list)", "all")
   .option("--nodes <n>", "nodes of a local target (default: kafka 3, reference 1)", positiveInt)
+  .option(
+    "--backend <backend>",
+    "process | docker: how a local target's nodes run (default process)",
+    "process",
+  )
   .option("--seed <seed>", "seed for topic names and generated data (printed; replays a run)")
   .option("--broker-version <text>", "broker version recorded in the summary (external targets)")
   .option("-t, --filter <pattern>", "only tests whose name matches (vitest -t)")
@@ -42,6 +48,7 @@ const opts = program.opts<{
   bootstrap?: string;
   client: string;
   nodes?: number;
+  backend: string;
   seed?: string;
   brokerVersion?: string;
   filter?: string;
@@ -57,6 +64,11 @@ if (!(TARGETS as string[]).includes(opts.target)) {
   fail(`unknown target "${opts.target}": valid targets are ${TARGETS.join(", ")}.`);
 }
 const target = opts.target as ConformanceTarget;
+if (!(BACKEND_NAMES as readonly string[]).includes(opts.backend)) {
+  fail(`unknown backend "${opts.backend}": valid backends are ${BACKEND_NAMES.join(", ")}.`);
+}
+if (target === "external" && opts.backend !== "process")
+  fail("--backend applies to local targets, not to external.");
 if (target === "external" && !opts.bootstrap) fail("the external target needs --bootstrap host:port,...");
 let clients: string[];
 try {
@@ -85,6 +97,7 @@ try {
   started = await startTarget({
     target,
     nodes: opts.nodes,
+    backend: opts.backend as BackendName,
     bootstrap: opts.bootstrap,
     brokerVersion: opts.brokerVersion,
   });

@@ -2,7 +2,7 @@
 // Used by the CLI (`npm run conformance`) and by the vitest global setup when vitest runs on its own.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Cluster, createCluster } from "../harness/cluster/index.ts";
+import { type BackendName, type Cluster, createCluster } from "../harness/cluster/index.ts";
 import { KAFKA_VERSION } from "../harness/targets/kafka-version.ts";
 import { REPO_ROOT } from "../harness/tools.ts";
 import { type ConformanceTarget, defaultNodes } from "./config.ts";
@@ -31,6 +31,8 @@ function referenceVersion(): string {
 export async function startTarget(opts: {
   target: ConformanceTarget;
   nodes?: number;
+  /** How a local target's nodes run (default process). */
+  backend?: BackendName;
   bootstrap?: string;
   brokerVersion?: string;
 }): Promise<StartedTarget> {
@@ -50,6 +52,7 @@ export async function startTarget(opts: {
       target: opts.target,
       nodes,
       config,
+      backend: opts.backend ?? "process",
       keepData: process.env.GAUNTLET_KEEP_DATA === "1",
     });
   }

@@ -30,6 +30,7 @@ import { registerCleanupPath, registerShutdownHook } from "../cluster/process-su
 import type { Address, Cluster, NodeInfo, TerminateResult } from "../cluster/types.ts";
 import type { KafkaClusterOptions } from "../targets/kafka.ts";
 import { kafkaNodeDefaults, writeServerProperties } from "../targets/kafka-config.ts";
+import { REFERENCE_CLUSTER_FLAGS, referenceConfigArgs } from "../targets/reference.ts";
 import { type Reaper, removeRun, runLabels, startReaper, sweepDeadRuns } from "./cleanup.ts";
 import { loadTestcontainers, requireEngine } from "./engine.ts";
 import { ensureKafkaImage, ensureReferenceImage, IMAGE_PATHS } from "./images.ts";
@@ -160,11 +161,6 @@ export class DockerCluster implements Cluster {
     const nodes = options.nodes ?? 1;
     if (!Number.isInteger(nodes) || nodes < 1)
       throw new Error(`nodes must be a positive integer, not ${nodes}.`);
-    if (options.target === "reference" && nodes !== 1) {
-      throw new Error(
-        "The reference target runs a single node for now: pass nodes: 1 (or use --target kafka).",
-      );
-    }
     if (options.ports && options.ports.length !== nodes)
       throw new Error(`ports must list one port per node (${nodes}).`);
     if (options.peerAddress) {
@@ -431,6 +427,11 @@ export class DockerCluster implements Cluster {
         "/config/server.properties",
       ];
     }
+    // A reference cluster: Raft on CONTROLLER_PORT and follower fetchers on the client port, both reached
+    // by alias on the network (the registered client address is the host-published one, which other
+    // containers cannot reach, so --kafka-peers routes replication).
+    const others = [...this.byId.values()].filter((o) => o.nodeId !== node.nodeId);
+    const clustered = this.byId.size > 1;
     return [
       "--node-id",
       String(node.nodeId),
@@ -443,6 +444,22 @@ export class DockerCluster implements Cluster {
       "--auto-create-topics",
       String(this.options.autoCreateTopics ?? true),
       ...(node.rack ? ["--rack", node.rack] : []),
+      ...(clustered
+        ? [
+            "--cluster-id",
+            this.clusterId,
+            "--raft-listen",
+            `0.0.0.0:${CONTROLLER_PORT}`,
+            "--peers",
+            [...this.byId.values()]
+              .map((o) => `${o.nodeId}=${this.alias(o.nodeId)}:${CONTROLLER_PORT}`)
+              .join(","),
+            "--kafka-peers",
+            others.map((o) => `${o.nodeId}=${this.alias(o.nodeId)}:${CLIENT_PORT}`).join(","),
+            ...REFERENCE_CLUSTER_FLAGS,
+          ]
+        : []),
+      ...referenceConfigArgs(this.options.config),
     ];
   }
 
@@ -561,7 +578,10 @@ export class DockerCluster implements Cluster {
           const md = await probeMetadata(LOOPBACK, node.hostPort, 1500);
           const registered = new Set(md.brokers.map((b) => b.nodeId));
           const missing = expectBrokers.filter((id) => !registered.has(id));
-          if (missing.length === 0) pending.delete(node);
+          // a reference cluster node answers controller -1 until it has caught up with the metadata log
+          if (this.target === "reference" && this.byId.size > 1 && md.controllerId < 0)
+            problems.set(node, `node ${node.nodeId} has not caught up yet`);
+          else if (missing.length === 0) pending.delete(node);
           else problems.set(node, `brokers ${missing.join(", ")} not yet registered`);
         } catch (err) {
           problems.set(node, `port ${node.hostPort}: ${(err as Error).message}`);

@@ -129,7 +129,8 @@ interface RefNode {
 }
 
 /** Harness defaults for cluster mode: a short session so fencing tests do not wait 9 s. */
-const CLUSTER_DEFAULT_FLAGS = ["--session-timeout-ms", "3000", "--heartbeat-interval-ms", "300"];
+/** Failure detection of harness-started reference clusters (process and docker backends). */
+export const REFERENCE_CLUSTER_FLAGS = ["--session-timeout-ms", "3000", "--heartbeat-interval-ms", "300"];
 
 export class ReferenceCluster implements Cluster {
   readonly target = "reference";
@@ -263,7 +264,7 @@ export class ReferenceCluster implements Cluster {
             ...(node.peers ? ["--peers", node.peers] : []),
             ...(node.kafkaPeers ? ["--kafka-peers", node.kafkaPeers] : []),
             ...(node.join ? ["--join", node.join] : []),
-            ...CLUSTER_DEFAULT_FLAGS,
+            ...REFERENCE_CLUSTER_FLAGS,
           ]
         : []),
       ...referenceConfigArgs(this.options.config),
