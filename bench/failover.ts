@@ -19,6 +19,7 @@ import { describePartitions } from "../harness/cluster/leaders.ts";
 import type { Cluster } from "../harness/cluster/types.ts";
 import { REPO_ROOT } from "../harness/tools.ts";
 import { environment } from "./env.ts";
+import { median } from "./stats.ts";
 
 const { Kafka, logLevel } = kafkajs;
 const TARGETS = ["reference", "kafka"] as const;
@@ -84,13 +85,6 @@ function parseArgs(argv: string[]): Options | "help" {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
   const end = Date.now() + timeoutMs;

@@ -102,6 +102,14 @@ export class Histogram {
   }
 }
 
+/** The median of samples (the mean of the middle two for an even count); null without samples. */
+export function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
 /** Nearest-rank percentile of ascending-sorted samples: the smallest value with at least q of them at or below it. */
 export function percentileOfSorted(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;

@@ -57,12 +57,19 @@ if (existsSync(summaryPath)) {
 
 // The conformance suite against real Apache Kafka (which defines "correct") and against the reference
 // broker. GAUNTLET_TEST_CONFORMANCE lists `target[:nodes]` runs; "none" skips them.
-const conformanceRuns = (process.env.GAUNTLET_TEST_CONFORMANCE ?? "kafka:3,reference,reference:3")
+const conformanceRuns = (
+  process.env.GAUNTLET_TEST_CONFORMANCE ?? "kafka:3,reference,reference:3,reference:3:docker"
+)
   .split(",")
   .filter((r) => r && r !== "none");
 for (const run of conformanceRuns) {
-  const [target, nodes] = run.split(":");
-  const args = ["--target", target, ...(nodes ? ["--nodes", nodes] : [])];
+  const [target, nodes, backend] = run.split(":");
+  const args = [
+    "--target",
+    target,
+    ...(nodes ? ["--nodes", nodes] : []),
+    ...(backend ? ["--backend", backend] : []),
+  ];
   // one summary and JUnit file per run (two reference runs must not overwrite each other)
   const label = run.replaceAll(":", "-");
   const summary = `reports/summary/conformance-${label}.json`;
@@ -95,26 +102,39 @@ for (const run of conformanceRuns) {
 // replays exactly (each summary prints its replay command).
 const chaosRuns = (
   process.env.GAUNTLET_TEST_CHAOS ??
-  "leader-kill:3,sigterm-leadership-transfer:3,partition-leader-isolated:2,multi-dc:1,snapshot-bootstrap:1"
+  "leader-kill:3,sigterm-leadership-transfer:3,partition-leader-isolated:2,multi-dc:1,snapshot-bootstrap:1,leader-kill:2:docker"
 )
   .split(",")
   .filter((r) => r && r !== "none");
 for (const run of chaosRuns) {
-  const [scenario, rounds] = run.split(":");
-  const summary = `reports/summary/chaos-${scenario}-reference.json`;
+  const [scenario, rounds, backend] = run.split(":");
+  const summary = `reports/summary/chaos-${scenario}-reference${backend === "docker" ? "-docker" : ""}.json`;
   rmSync(summary, { force: true });
   const t0 = Date.now();
   const r = await $({
     stdio: ["ignore", "inherit", "inherit"],
     nothrow: true,
-  })`npx tsx chaos/cli.ts --scenario ${scenario} --target reference --nodes 3 --seed 7 ${rounds ? ["--rounds", rounds] : []}`;
-  steps.push({ name: `chaos ${scenario}`, ok: r.exitCode === 0, ms: Date.now() - t0 });
+  })`npx tsx chaos/cli.ts --scenario ${scenario} --target reference --nodes 3 --seed 7 ${rounds ? ["--rounds", rounds] : []} ${backend ? ["--backend", backend] : []}`;
+  steps.push({ name: `chaos ${run}`, ok: r.exitCode === 0, ms: Date.now() - t0 });
   const verdict = existsSync(summary) ? JSON.parse(readFileSync(summary, "utf8")).verdict : undefined;
   if (r.exitCode === 0 && verdict === "passed") passed++;
   else {
     failed++;
     console.log(`chaos ${scenario} on reference: ${verdict ?? "no summary"} (exit ${r.exitCode})`);
   }
+}
+
+// Nothing a docker-backend run created may remain: containers, networks, volumes labelled by a run.
+if ([...conformanceRuns, ...chaosRuns].some((r) => r.endsWith(":docker"))) {
+  await step("docker: no container, network or volume left by the runs", async () => {
+    const left: string[] = [];
+    for (const kind of ["ps -a", "network ls", "volume ls"]) {
+      const out = await $`docker ${kind.split(" ")} --filter label=gauntlet.run --format {{.ID}}`;
+      const ids = out.stdout.split("\n").filter(Boolean);
+      if (ids.length) left.push(`${kind.split(" ")[0]}: ${ids.join(", ")}`);
+    }
+    if (left.length) throw new Error(`docker resources left behind: ${left.join("; ")}`);
+  });
 }
 
 // The Allure report of the last chaos run, opened in headless Chromium: its timeline chart must show.
