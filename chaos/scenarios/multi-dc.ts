@@ -66,7 +66,7 @@ async function preferredReadReplica(
       rackId: rack,
     });
     const p = res.responses[0]?.partitions[0];
-    if (!p || p.errorCode !== 0)
+    if (p?.errorCode !== 0)
       throw new Error(`Fetch of ${ctx.topic}-${state.partition} answered error ${p?.errorCode}.`);
     return p.preferredReadReplica ?? -1;
   } finally {
