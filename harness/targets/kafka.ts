@@ -406,7 +406,8 @@ export class KafkaCluster implements Cluster {
       for (const node of [...pending]) {
         if (!node.proc?.running) {
           const log = tailOf(node.logFile, 40);
-          if (/BindException|Address already in use/.test(log)) {
+          // the bind failure is logged at start-up, hundreds of shutdown lines before the tail
+          if (/BindException|Address already in use/.test(tailOf(node.logFile, 5000))) {
             throw new PortRaceError(`Kafka node ${node.nodeId} could not bind its port.`);
           }
           const exit = node.proc?.exit;
