@@ -488,10 +488,15 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
   };
 
   let applies: Applicability = scenario.appliesTo({ name: target, nodes });
-  if (applies.applicable && options.backend === "docker" && scenario.defaults.linkProxies)
+  if (
+    applies.applicable &&
+    options.backend === "docker" &&
+    scenario.defaults.linkProxies &&
+    target === "kafka"
+  )
     applies = {
       applicable: false,
-      reason: `${scenario.name} routes node-to-node links through per-link proxies, which the docker backend does not support yet`,
+      reason: `${scenario.name} routes Kafka's node-to-node links through per-link proxies, which the docker backend does for the reference broker only so far`,
     };
   if (applies.applicable && options.backend === "docker" && scenario.defaults.adminEndpoints)
     applies = {
@@ -563,7 +568,9 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
       await cluster.start();
       bootstrap = options.bootstrapServers;
     } else {
+      // on the docker backend Toxiproxy runs as a container on the network the nodes join
       plane = await FaultPlane.open({
+        docker: options.backend === "docker",
         onEvent: (e) => {
           if (!historyClosed) recorder.nemesis(e.fault, `${e.kind}: ${e.description}`);
         },
@@ -574,6 +581,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
         minInsyncReplicas: minIsr,
         config: scenario.defaults.brokerConfig,
         backend: options.backend ?? "process",
+        ...(plane.network ? { network: plane.network } : {}),
         ...(scenario.defaults.racks ? { racks: scenario.defaults.racks } : {}),
       };
       const links = scenario.defaults.linkProxies ? { peerAddress: plane.routeLinks() } : {};

@@ -102,7 +102,7 @@ for (const run of conformanceRuns) {
 // replays exactly (each summary prints its replay command).
 const chaosRuns = (
   process.env.GAUNTLET_TEST_CHAOS ??
-  "leader-kill:3,sigterm-leadership-transfer:3,partition-leader-isolated:2,multi-dc:1,snapshot-bootstrap:1,leader-kill:2:docker"
+  "leader-kill:3,sigterm-leadership-transfer:3,partition-leader-isolated:2,multi-dc:1,snapshot-bootstrap:1,leader-kill:2:docker,partition-leader-isolated:1:docker"
 )
   .split(",")
   .filter((r) => r && r !== "none");

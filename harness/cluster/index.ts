@@ -29,8 +29,8 @@ export type BackendName = "process" | "docker";
 export const BACKEND_NAMES: readonly BackendName[] = ["process", "docker"];
 
 export type CreateClusterOptions =
-  | ({ target: "kafka"; backend?: BackendName } & KafkaClusterOptions)
-  | ({ target: "reference"; backend?: BackendName } & ReferenceClusterOptions)
+  | ({ target: "kafka"; backend?: BackendName; network?: string } & KafkaClusterOptions)
+  | ({ target: "reference"; backend?: BackendName; network?: string } & ReferenceClusterOptions)
   | { target: "external"; bootstrapServers: string };
 
 export function isTargetName(name: string): name is TargetName {
@@ -50,7 +50,8 @@ export function createCluster(options: CreateClusterOptions): Cluster {
   }
   switch (options.target) {
     case "kafka": {
-      const { target: _, backend: __, ...rest } = options;
+      const { target: _, backend: __, network, ...rest } = options;
+      if (network) throw new Error('network is an option of the docker backend only: add backend: "docker".');
       return new KafkaCluster(rest);
     }
     case "reference": {
@@ -59,7 +60,8 @@ export function createCluster(options: CreateClusterOptions): Cluster {
           "The reference target is not implemented yet: the reference broker (broker/src/main.ts) is still being built; use --target kafka.",
         );
       }
-      const { target: _, backend: __, ...rest } = options;
+      const { target: _, backend: __, network, ...rest } = options;
+      if (network) throw new Error('network is an option of the docker backend only: add backend: "docker".');
       return new ReferenceCluster(rest);
     }
     case "external":

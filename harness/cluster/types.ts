@@ -13,7 +13,12 @@ export interface Address {
  * through a Toxiproxy proxy per node: it creates the proxy (listen → proxy) and returns the
  * proxy's address. Called once per node start, before the node's process is spawned.
  */
-export type AdvertiseFn = (node: { nodeId: number; listen: Address }) => Address | Promise<Address>;
+export type AdvertiseFn = (node: {
+  nodeId: number;
+  listen: Address;
+  /** The node's client listener on the cluster's own docker network (docker backend only). */
+  internal?: Address;
+}) => Address | Promise<Address>;
 
 export interface NodeInfo {
   nodeId: number;

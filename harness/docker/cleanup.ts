@@ -67,7 +67,21 @@ export async function removeRun(runId: string): Promise<void> {
       docker.getContainer(id).remove({ force: true, v: true }).catch(ignoreMissing),
     ),
   );
-  await Promise.all(found.networks.map((id) => docker.getNetwork(id).remove().catch(ignoreMissing)));
+  await Promise.all(
+    found.networks.map(async (id) => {
+      const network = docker.getNetwork(id);
+      // Containers of another run may still sit on it (a cluster on the fault plane's network).
+      const info = (await network.inspect().catch(() => undefined)) as
+        | { Containers?: Record<string, unknown> }
+        | undefined;
+      await Promise.all(
+        Object.keys(info?.Containers ?? {}).map((container) =>
+          network.disconnect({ Container: container, Force: true }).catch(() => {}),
+        ),
+      );
+      await network.remove().catch(ignoreMissing);
+    }),
+  );
   await Promise.all(
     found.volumes.map((name) => docker.getVolume(name).remove({ force: true }).catch(ignoreMissing)),
   );

@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import type Dockerode from "dockerode";
-import type { GenericContainer, StartedNetwork, StartedTestContainer } from "testcontainers";
+import type { GenericContainer, StartedTestContainer } from "testcontainers";
 import { probeMetadata } from "../cluster/kafka-probe.ts";
 import { allocatePorts, assertPortsFree, LOOPBACK } from "../cluster/ports.ts";
 import { registerCleanupPath, registerShutdownHook } from "../cluster/process-supervisor.ts";
@@ -41,6 +41,11 @@ export interface DockerClusterOptions extends KafkaClusterOptions {
   target: DockerTarget;
   /** Use this image instead of building one from local parts. */
   image?: string;
+  /**
+   * Join this existing docker network (e.g. FaultPlane.open({ docker: true }).network, where the
+   * Toxiproxy container is) instead of creating one; the cluster never removes it.
+   */
+  network?: string;
 }
 
 const CLIENT_PORT = 9092;
@@ -74,6 +79,9 @@ interface DockerNode {
   advertised: Address;
   rack?: string;
   containerId?: string;
+  /** Reference cluster: --peers and --kafka-peers values (through link proxies with peerAddress). */
+  peers?: string;
+  kafkaPeers?: string;
   pid?: number;
   running: boolean;
   paused: boolean;
@@ -146,7 +154,7 @@ export class DockerCluster implements Cluster {
   private runId = "";
   private root: string | undefined;
   private image = "";
-  private network: StartedNetwork | undefined;
+  private networkName: string | undefined;
   private reaper: Reaper | undefined;
   private clusterId = "";
   private controllerCount = 0;
@@ -163,9 +171,14 @@ export class DockerCluster implements Cluster {
       throw new Error(`nodes must be a positive integer, not ${nodes}.`);
     if (options.ports && options.ports.length !== nodes)
       throw new Error(`ports must list one port per node (${nodes}).`);
-    if (options.peerAddress) {
+    if (options.peerAddress && !options.network) {
       throw new Error(
-        "Per-link routing (peerAddress) is not supported on the docker backend yet: use the process backend for link faults.",
+        "Per-link routing (peerAddress) on the docker backend needs the proxies on the cluster's network: open the fault plane with docker: true and pass network: plane.network.",
+      );
+    }
+    if (options.peerAddress && options.target === "kafka") {
+      throw new Error(
+        "Per-link routing (peerAddress) of Apache Kafka is not supported on the docker backend yet: use the process backend for Kafka link faults.",
       );
     }
     this.target = options.target;
@@ -219,14 +232,17 @@ export class DockerCluster implements Cluster {
     this.controllerCount = this.target === "kafka" ? n : 0;
     const tc = await loadTestcontainers();
     const client = await tc.getContainerRuntimeClient();
-    const name = this.runId;
-    const network = await client.network.create({
-      Name: name,
-      CheckDuplicate: true,
-      Driver: "bridge",
-      Labels: runLabels(this.runId),
-    });
-    this.network = new tc.StartedNetwork(client, name, network);
+    if (this.options.network) {
+      this.networkName = this.options.network;
+    } else {
+      await client.network.create({
+        Name: this.runId,
+        CheckDuplicate: true,
+        Driver: "bridge",
+        Labels: runLabels(this.runId),
+      });
+      this.networkName = this.runId;
+    }
 
     const ports = this.options.ports ?? (await allocatePorts(n));
     for (let i = 0; i < n; i++) {
@@ -237,6 +253,8 @@ export class DockerCluster implements Cluster {
     if (this.target === "kafka") {
       for (const node of nodes) this.writeKafkaConfig(node);
       await this.formatKafka(nodes);
+    } else if (nodes.length > 1) {
+      for (const node of nodes) await this.routeReferencePeers(node, nodes);
     }
     const t0 = Date.now();
     await Promise.all(nodes.map((node) => this.startContainer(node)));
@@ -262,7 +280,7 @@ export class DockerCluster implements Cluster {
       );
     }
     if (this.runId) await removeRun(this.runId);
-    this.network = undefined;
+    this.networkName = undefined;
     this.started = [];
     if (this.root && !this.options.keepData) rmSync(this.root, { recursive: true, force: true });
     this.reaper?.done();
@@ -293,7 +311,8 @@ export class DockerCluster implements Cluster {
     mkdirSync(node.dataDir, { recursive: true });
     mkdirSync(node.configDir, { recursive: true });
     const listen = { host: LOOPBACK, port: hostPort };
-    if (this.options.advertise) node.advertised = await this.options.advertise({ nodeId, listen });
+    const internal = { host: this.alias(nodeId), port: CLIENT_PORT };
+    if (this.options.advertise) node.advertised = await this.options.advertise({ nodeId, listen, internal });
     const racks = this.options.racks;
     node.rack = typeof racks === "function" ? racks(nodeId) : racks?.[nodeId - 1];
     return node;
@@ -417,6 +436,29 @@ export class DockerCluster implements Cluster {
     }
   }
 
+  /**
+   * A reference node's --peers (Raft, CONTROLLER_PORT) and --kafka-peers (follower fetchers, client port)
+   * by alias on the network, or through the link proxies peerAddress gives (on the same network).
+   */
+  private async routeReferencePeers(node: DockerNode, nodes: DockerNode[]): Promise<void> {
+    const route = async (other: DockerNode, purpose: "controller" | "replication", port: number) => {
+      const upstream = { host: this.alias(other.nodeId), port };
+      const addr =
+        other === node || !this.options.peerAddress
+          ? upstream
+          : await this.options.peerAddress({ from: node.nodeId, to: other.nodeId, purpose, upstream });
+      return `${other.nodeId}=${addr.host}:${addr.port}`;
+    };
+    const peers: string[] = [];
+    const kafkaPeers: string[] = [];
+    for (const other of nodes) {
+      peers.push(await route(other, "controller", CONTROLLER_PORT));
+      if (other !== node) kafkaPeers.push(await route(other, "replication", CLIENT_PORT));
+    }
+    node.peers = peers.join(",");
+    node.kafkaPeers = kafkaPeers.join(",");
+  }
+
   private command(node: DockerNode): string[] {
     if (this.target === "kafka") {
       return [
@@ -430,7 +472,6 @@ export class DockerCluster implements Cluster {
     // A reference cluster: Raft on CONTROLLER_PORT and follower fetchers on the client port, both reached
     // by alias on the network (the registered client address is the host-published one, which other
     // containers cannot reach, so --kafka-peers routes replication).
-    const others = [...this.byId.values()].filter((o) => o.nodeId !== node.nodeId);
     const clustered = this.byId.size > 1;
     return [
       "--node-id",
@@ -451,11 +492,9 @@ export class DockerCluster implements Cluster {
             "--raft-listen",
             `0.0.0.0:${CONTROLLER_PORT}`,
             "--peers",
-            [...this.byId.values()]
-              .map((o) => `${o.nodeId}=${this.alias(o.nodeId)}:${CONTROLLER_PORT}`)
-              .join(","),
+            node.peers!,
             "--kafka-peers",
-            others.map((o) => `${o.nodeId}=${this.alias(o.nodeId)}:${CLIENT_PORT}`).join(","),
+            node.kafkaPeers!,
             ...REFERENCE_CLUSTER_FLAGS,
           ]
         : []),
@@ -515,7 +554,7 @@ export class DockerCluster implements Cluster {
     })
       .withName(`${this.runId}-${this.target}-${node.nodeId}`)
       .withLabels(this.labels(node))
-      .withNetwork(this.network!)
+      .withNetworkMode(this.networkName!)
       .withNetworkAliases(this.alias(node.nodeId))
       .withExposedPorts({ container: CLIENT_PORT, host: node.hostPort })
       .withBindMounts(this.mounts(node))

@@ -44,7 +44,19 @@ function reap() {
   const containers = ids(docker(["ps", "-aq", "--filter", filter]));
   if (containers.length) docker(["rm", "-f", "-v", ...containers]);
   const networks = ids(docker(["network", "ls", "-q", "--filter", filter]));
-  if (networks.length) docker(["network", "rm", ...networks]);
+  for (const network of networks) {
+    // containers of another run (a cluster on the fault plane's network) may still be attached
+    const attached = docker([
+      "network",
+      "inspect",
+      "-f",
+      "{{range $id, $c := .Containers}}{{$id}} {{end}}",
+      network,
+    ]);
+    for (const container of attached.split(/\s+/).filter(Boolean))
+      docker(["network", "disconnect", "-f", network, container]);
+    docker(["network", "rm", network]);
+  }
   const volumes = ids(docker(["volume", "ls", "-q", "--filter", filter]));
   if (volumes.length) docker(["volume", "rm", "-f", ...volumes]);
   for (const path of cleanup) rmSync(path, { recursive: true, force: true });

@@ -125,9 +125,30 @@ export interface FaultPlaneOptions {
   namePrefix?: string;
   /** Host proxies listen on (default 127.0.0.1). */
   listenHost?: string;
+  /** Where proxies listen and which address is handed out for them (default: listenHost, random port). */
+  placement?: ProxyPlacement;
 }
 
-export interface OpenFaultPlaneOptions extends StartToxiproxyOptions, Omit<FaultPlaneOptions, "url"> {}
+/**
+ * Where a Toxiproxy server puts proxies. The default (a server on the host) listens on a random
+ * loopback port and hands that address out. A server in a container (docker backend) listens inside
+ * the container: link proxies are reached by the container's alias on the cluster's network, client
+ * proxies through a port the container publishes on the host.
+ */
+export interface ProxyPlacement {
+  /** What to give Toxiproxy as a new proxy's listen field, and how to turn the address it reports into the one handed out. */
+  listen(role: "client" | "link"): { listen: string; address(reported: HostPort): HostPort };
+  /** The docker network the proxies sit on; undefined for a server on the host. */
+  network?: string;
+}
+
+export interface OpenFaultPlaneOptions extends StartToxiproxyOptions, Omit<FaultPlaneOptions, "url"> {
+  /**
+   * Run Toxiproxy as a container on a docker network of its own (the docker backend): node containers
+   * join plane.network. Default false: a toxiproxy-server process on the host (or TOXIPROXY_URL).
+   */
+  docker?: boolean;
+}
 
 type ToxicType = "latency" | "bandwidth" | "timeout";
 
@@ -201,6 +222,7 @@ export class FaultPlane {
   private nextId = 1;
   private closed = false;
   private server: ToxiproxyServer | undefined;
+  private readonly placement: ProxyPlacement;
   private unregisterHook: (() => void) | undefined;
 
   constructor(options: FaultPlaneOptions) {
@@ -208,6 +230,9 @@ export class FaultPlane {
     this.client = new Toxiproxy(this.url);
     this.onEvent = options.onEvent;
     this.listenHost = options.listenHost ?? LOOPBACK;
+    this.placement = options.placement ?? {
+      listen: () => ({ listen: `${this.listenHost}:0`, address: (reported) => reported }),
+    };
     this.namePrefix =
       options.namePrefix ?? `gauntlet-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   }
@@ -218,11 +243,37 @@ export class FaultPlane {
    * A SIGINT/SIGTERM of the harness closes the plane too.
    */
   static async open(options: OpenFaultPlaneOptions = {}): Promise<FaultPlane> {
+    if (options.docker) {
+      // loaded lazily: testcontainers costs seconds to import and most runs never touch docker
+      const { startToxiproxyContainer, TOXIPROXY_ALIAS } = await import("../docker/toxiproxy-container.ts");
+      const server = await startToxiproxyContainer();
+      const placement: ProxyPlacement = {
+        network: server.network,
+        listen: (role) => {
+          if (role === "link")
+            return {
+              listen: "0.0.0.0:0",
+              address: (reported) => ({ host: TOXIPROXY_ALIAS, port: reported.port }),
+            };
+          const { listen, published } = server.takeClientPort();
+          return { listen, address: () => published };
+        },
+      };
+      const plane = new FaultPlane({ ...options, url: server.url, placement });
+      plane.server = server;
+      plane.unregisterHook = registerShutdownHook(() => plane.close());
+      return plane;
+    }
     const server = await startToxiproxyServer(options);
     const plane = new FaultPlane({ ...options, url: server.url });
     plane.server = server;
     plane.unregisterHook = registerShutdownHook(() => plane.close());
     return plane;
+  }
+
+  /** The docker network the proxies are on (open({ docker: true })); node containers must join it. */
+  get network(): string | undefined {
+    return this.placement.network;
   }
 
   /** The server this plane started or attached to through open(), if any. */
@@ -263,7 +314,14 @@ export class FaultPlane {
 
   /** An AdvertiseFn for the cluster targets: each node advertises its client proxy. */
   advertiseClients(): AdvertiseFn {
-    return ({ nodeId, listen }) => this.addClientProxy(nodeId, listen);
+    return ({ nodeId, listen, internal }) => {
+      if (this.placement.network && !internal) {
+        throw new Error(
+          `The fault plane's proxies are on docker network ${this.placement.network}, but node ${nodeId} gave no address on it: run the cluster on the docker backend with network: plane.network.`,
+        );
+      }
+      return this.addClientProxy(nodeId, this.placement.network ? internal! : listen);
+    };
   }
 
   /** A PeerAddressFn for the cluster targets: every node-to-node connection goes through its link proxy. */
@@ -330,17 +388,18 @@ export class FaultPlane {
       return { ...existing.info.listen };
     }
     let handle: ToxiproxyProxy;
+    const where = this.placement.listen(role.role);
     try {
       handle = await this.client.createProxy({
         name,
-        listen: `${this.listenHost}:0`,
+        listen: where.listen,
         upstream: formatHostPort(upstream),
         enabled: true,
       });
     } catch (err) {
       throw apiError(`creating proxy ${name} to ${formatHostPort(upstream)}`, err);
     }
-    const listen = parseHostPort(handle.listen);
+    const listen = where.address(parseHostPort(handle.listen));
     const info: ProxyInfo = { ...role, name, listen, upstream };
     this.byName.set(name, { info, handle, listenRaw: handle.listen });
     return { ...listen };
