@@ -13,7 +13,7 @@ import { findScenario, SCENARIOS } from "./scenarios/index.ts";
 
 class UsageError extends Error {}
 
-const USAGE = `usage: npm run chaos -- --scenario <name> [--target ${TARGET_NAMES.join("|")}] [--seed N] [--duration 60s] [--nodes N] [--rounds N] [--bootstrap-servers host:port,...] [--backend process|docker] [--verbose]
+const USAGE = `usage: npm run chaos -- --scenario <name> [--target ${TARGET_NAMES.join("|")}] [--seed N] [--duration 60s] [--nodes N] [--rounds N] [--bootstrap-servers host:port,... [--toxiproxy-url http://host:port]] [--backend process|docker] [--verbose]
        npm run chaos -- --list
 
 Progress (phases, faults, a status line) is shown on a terminal outside CI, or always with --verbose;
@@ -28,6 +28,7 @@ const VALUE_FLAGS = [
   "--rounds",
   "--bootstrap-servers",
   "--backend",
+  "--toxiproxy-url",
 ];
 
 function positiveInt(flag: string, text: string, max: number): number {
@@ -111,6 +112,16 @@ export function parseArgs(argv: string[]): Parsed {
     options.bootstrapServers = bootstrap;
   } else if (target === "external") {
     throw new UsageError("The external target needs --bootstrap-servers host:port,...");
+  }
+  const toxiproxyUrl = values.get("--toxiproxy-url");
+  if (toxiproxyUrl !== undefined) {
+    if (target !== "external")
+      throw new UsageError(
+        "--toxiproxy-url is only for --target external (local targets start their own Toxiproxy).",
+      );
+    if (!/^(https?:\/\/)?[^\s/:]+:\d+\/?$/.test(toxiproxyUrl))
+      throw new UsageError(`--toxiproxy-url must be host:port or http://host:port, not "${toxiproxyUrl}".`);
+    options.toxiproxyUrl = toxiproxyUrl;
   }
   return { list: false, help, options };
 }

@@ -57,6 +57,12 @@ export interface RunOptions {
   durationMs?: number;
   /** The external target's bootstrap servers. */
   bootstrapServers?: string;
+  /**
+   * The external target's Toxiproxy API (e.g. docker-compose.yml's http://127.0.0.1:8474): its proxies
+   * named gauntlet-client-<node> / gauntlet-link-<from>-<to>-<purpose> become the fault plane, so network
+   * scenarios run against a cluster Gauntlet did not start.
+   */
+  toxiproxyUrl?: string;
   /** How a local target's nodes run: processes (default) or docker containers. */
   backend?: BackendName;
   /** Where summary/ and histories/ go (default <repo>/reports). */
@@ -389,6 +395,8 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
   const replay =
     `npm run chaos -- --scenario ${scenario.name} --target ${target} --seed ${seed} --nodes ${nodes}` +
     (docker ? " --backend docker" : "") +
+    (options.bootstrapServers ? ` --bootstrap-servers ${options.bootstrapServers}` : "") +
+    (options.toxiproxyUrl ? ` --toxiproxy-url ${options.toxiproxyUrl}` : "") +
     (options.rounds !== undefined ? ` --rounds ${options.rounds}` : "") +
     (options.durationMs !== undefined ? ` --duration ${formatDuration(options.durationMs)}` : "");
   write(
@@ -487,7 +495,11 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
     return files;
   };
 
-  let applies: Applicability = scenario.appliesTo({ name: target, nodes });
+  let applies: Applicability = scenario.appliesTo({
+    name: target,
+    nodes,
+    networkFaults: target !== "external" || options.toxiproxyUrl !== undefined,
+  });
   if (
     applies.applicable &&
     options.backend === "docker" &&
@@ -566,6 +578,14 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
         throw new Error("The external target needs --bootstrap-servers host:port,...");
       cluster = createCluster({ target: "external", bootstrapServers: options.bootstrapServers });
       await cluster.start();
+      if (options.toxiproxyUrl) {
+        plane = await FaultPlane.adopt({
+          url: options.toxiproxyUrl,
+          onEvent: (e) => {
+            if (!historyClosed) recorder.nemesis(e.fault, `${e.kind}: ${e.description}`);
+          },
+        });
+      }
       bootstrap = options.bootstrapServers;
     } else {
       // on the docker backend Toxiproxy runs as a container on the network the nodes join

@@ -127,6 +127,17 @@ export interface FaultAction {
   heal(ctx: ScenarioContext): Promise<string>;
 }
 
+/** What a scenario is asked to run against. */
+export interface ScenarioTarget {
+  name: TargetName;
+  nodes: number;
+  /**
+   * Whether a fault plane with per-node client and link proxies exists: always for local targets; for
+   * the external target only with a Toxiproxy (docker-compose.yml's). Default: name !== "external".
+   */
+  networkFaults?: boolean;
+}
+
 export type Applicability = { applicable: true } | { applicable: false; reason: string };
 
 export interface Scenario {
@@ -142,7 +153,7 @@ export interface Scenario {
   /** Actions the schedule puts before its fault rounds (a node joining, latency set up): --rounds does not count them. */
   setupSteps?: number;
   /** Whether the scenario can run against a target of this shape; the reason says why not. */
-  appliesTo(target: { name: TargetName; nodes: number }): Applicability;
+  appliesTo(target: ScenarioTarget): Applicability;
 }
 
 export const applicable: Applicability = { applicable: true };

@@ -9,6 +9,7 @@ import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { $, chalk } from "zx";
 import { findChromium } from "../chaos/report-screenshot.ts";
+import { composeCommand, composeVersion } from "../harness/docker/compose.ts";
 import { DOCKERD_LOG, engineDetails, startDockerd } from "../harness/docker/engine.ts";
 import { KAFKA_SCALA_VERSION, KAFKA_VERSION } from "../harness/targets/kafka-version.ts";
 import {
@@ -361,8 +362,25 @@ const chromium: Component = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// 7. Compose: `docker compose` (plugin) or Debian's docker-compose, for the top-level
+//    docker-compose.yml (harness/test/compose.it.test.ts brings it up).
 
-const components = [kafka, toxiproxy, kcat, rdkafkaZstd, docker, chromium];
+const compose: Component = {
+  name: "Docker Compose",
+  required: true,
+  fix: "install Debian's docker-compose (`apt-get install -y docker-compose`) or the docker compose plugin, then run `npm run setup` again.",
+  async present() {
+    return composeVersion();
+  },
+  async install() {
+    await aptInstall(["docker-compose"]);
+    if (!composeCommand()) throw new StepError("apt-get installed docker-compose but it does not run");
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+
+const components = [kafka, toxiproxy, kcat, rdkafkaZstd, docker, chromium, compose];
 const width = Math.max(...components.map((c) => c.name.length)) + 2;
 let failures = 0;
 const started = Date.now();

@@ -18,6 +18,7 @@ import {
   type PlanContext,
   type ScenarioContext,
   type ScenarioDefaults,
+  type ScenarioTarget,
   type WorkloadDefaults,
 } from "../scenario.ts";
 
@@ -73,13 +74,15 @@ export function needsNodes(
   };
 }
 
-/** Network faults need per-link proxies, which only the kafka target wires up for now. */
-export function needsLinks(scenario: string): (target: { name: string; nodes: number }) => Applicability {
+/**
+ * Network faults need per-link proxies: every local target has them; the external target has them
+ * when it comes with its Toxiproxy (docker-compose.yml), which only the network is under control of.
+ */
+export function needsLinks(scenario: string): (target: ScenarioTarget) => Applicability {
   const nodes = needsNodes(scenario, 3, "route their node-to-node traffic through proxies");
   return (target) => {
-    const base = nodes(target);
-    if (!base.applicable) return base;
-    return applicable;
+    if (target.name === "external" && target.networkFaults) return nodes({ ...target, name: "reference" });
+    return nodes(target);
   };
 }
 

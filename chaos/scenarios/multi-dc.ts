@@ -13,7 +13,7 @@ import {
   CLUSTER_DEFAULTS,
   FAST_FAILOVER,
   healthyPartitions,
-  needsLinks,
+  needsNodes,
   roundCount,
   SAFE_WORKLOAD,
   SESSION_TIMEOUT_MS,
@@ -178,5 +178,5 @@ export const multiDc: Scenario = {
     }
     return actions;
   },
-  appliesTo: needsLinks("multi-dc"),
+  appliesTo: needsNodes("multi-dc", 3, "place its nodes in racks"),
 };

@@ -5,7 +5,7 @@ import type { SeededRandom } from "../../harness/seed.ts";
 import type { FaultAction, PlanContext, Scenario } from "../scenario.ts";
 import {
   CLUSTER_DEFAULTS,
-  needsLinks,
+  needsNodes,
   networkFault,
   processFault,
   SAFE_WORKLOAD,
@@ -77,5 +77,5 @@ export const random: Scenario = {
     const rounds = ctx.rounds ?? Math.max(1, Math.ceil(ctx.durationMs / 8000));
     return Array.from({ length: rounds }, (_, i) => randomAction(ctx, rng, i));
   },
-  appliesTo: needsLinks("random"),
+  appliesTo: needsNodes("random", 3, "kill, pause and restart them"),
 };

@@ -224,6 +224,8 @@ export class FaultPlane {
   private server: ToxiproxyServer | undefined;
   private readonly placement: ProxyPlacement;
   private unregisterHook: (() => void) | undefined;
+  /** The proxies belong to someone else (adopt()): close() heals them instead of deleting them. */
+  private adopted = false;
 
   constructor(options: FaultPlaneOptions) {
     this.url = options.url.replace(/\/+$/, "");
@@ -268,6 +270,53 @@ export class FaultPlane {
     const plane = new FaultPlane({ ...options, url: server.url });
     plane.server = server;
     plane.unregisterHook = registerShutdownHook(() => plane.close());
+    return plane;
+  }
+
+  /**
+   * A plane over proxies someone else created (a docker-compose cluster, docker/toxiproxy.json): every
+   * proxy on the server named `<prefix>-client-<node>` or `<prefix>-link-<from>-<to>-<purpose>`.
+   * Faults work as on an own plane; close() heals them but deletes neither proxies nor server.
+   */
+  static async adopt(options: {
+    url: string;
+    prefix?: string;
+    onEvent?: (event: FaultEvent) => void;
+  }): Promise<FaultPlane> {
+    const prefix = options.prefix ?? "gauntlet";
+    const server = await startToxiproxyServer({ url: options.url, readyTimeoutMs: 5000 });
+    const plane = new FaultPlane({ url: server.url, namePrefix: prefix, onEvent: options.onEvent });
+    plane.server = server;
+    plane.adopted = true;
+    let all: Awaited<ReturnType<Toxiproxy["getAll"]>>;
+    try {
+      all = await plane.client.getAll();
+    } catch (err) {
+      throw apiError(`listing the proxies of ${server.url}`, err);
+    }
+    const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const pattern = new RegExp(`^${escaped}-(?:client-(\\d+)|link-(\\d+)-(\\d+)-(replication|controller))$`);
+    for (const [name, handle] of Object.entries(all)) {
+      const m = pattern.exec(name);
+      if (!m) continue;
+      const role: ProxyRole = m[1]
+        ? { role: "client", nodeId: Number(m[1]) }
+        : { role: "link", from: Number(m[2]), to: Number(m[3]), purpose: m[4] as LinkPurpose };
+      const info: ProxyInfo = {
+        ...role,
+        name,
+        listen: parseHostPort(handle.listen),
+        upstream: parseHostPort(handle.upstream),
+      };
+      plane.byName.set(name, { info, handle, listenRaw: handle.listen });
+    }
+    if (!plane.byName.size) {
+      throw new Error(
+        `The Toxiproxy server at ${server.url} has no proxy named ${prefix}-client-<node> or ${prefix}-link-<from>-<to>-<purpose>: is it the one of docker-compose.yml?`,
+      );
+    }
+    plane.unregisterHook = registerShutdownHook(() => plane.close());
+    await plane.heal(); // leftovers of an earlier run on the same proxies
     return plane;
   }
 
@@ -618,6 +667,17 @@ export class FaultPlane {
     this.active.clear();
     this.refusals.clear();
     const errors: unknown[] = [];
+    if (this.adopted) {
+      // not ours to delete: leave them as we found them, without toxics and enabled
+      this.closed = false;
+      try {
+        await this.heal();
+      } catch (err) {
+        errors.push(err);
+      }
+      this.closed = true;
+      this.byName.clear();
+    }
     await Promise.all(
       [...this.byName.values()].map(async (entry) => {
         try {
