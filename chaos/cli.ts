@@ -3,8 +3,14 @@
 // `npm run chaos -- --list` lists the scenarios. Bad input is one sentence and exit code 2; a failed
 // verdict exits 1, passed and not applicable exit 0.
 import { join } from "node:path";
-import { BACKEND_NAMES, type BackendName, isTargetName } from "../harness/cluster/index.ts";
+import {
+  BACKEND_NAMES,
+  type BackendName,
+  parseTargetSpec,
+  type TargetSpec,
+} from "../harness/cluster/index.ts";
 import { TARGET_NAMES, type TargetName } from "../harness/cluster/types.ts";
+import { loadProfile } from "../harness/docker/profile.ts";
 import { parseSeed } from "../harness/seed.ts";
 import { REPO_ROOT } from "../harness/tools.ts";
 import { type RunOptions, runScenario } from "./runner.ts";
@@ -13,7 +19,7 @@ import { findScenario, SCENARIOS } from "./scenarios/index.ts";
 
 class UsageError extends Error {}
 
-const USAGE = `usage: npm run chaos -- --scenario <name> [--target ${TARGET_NAMES.join("|")}] [--seed N] [--duration 60s] [--nodes N] [--rounds N] [--bootstrap-servers host:port,... [--toxiproxy-url http://host:port]] [--backend process|docker] [--verbose]
+const USAGE = `usage: npm run chaos -- --scenario <name> [--target ${TARGET_NAMES.join("|")}|image:<name> [--profile <file>]] [--seed N] [--duration 60s] [--nodes N] [--rounds N] [--bootstrap-servers host:port,... [--toxiproxy-url http://host:port]] [--backend process|docker] [--verbose]
        npm run chaos -- --list
 
 Progress (phases, faults, a status line) is shown on a terminal outside CI, or always with --verbose;
@@ -29,6 +35,7 @@ const VALUE_FLAGS = [
   "--bootstrap-servers",
   "--backend",
   "--toxiproxy-url",
+  "--profile",
 ];
 
 function positiveInt(flag: string, text: string, max: number): number {
@@ -74,11 +81,27 @@ export function parseArgs(argv: string[]): Parsed {
     );
   }
   const targetText = values.get("--target") ?? "kafka";
-  if (!isTargetName(targetText)) {
-    throw new UsageError(`Unknown target "${targetText}": valid targets are ${TARGET_NAMES.join(", ")}.`);
+  let spec: TargetSpec;
+  try {
+    spec = parseTargetSpec(targetText);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
-  const target: TargetName = targetText;
+  const target: TargetName = spec.target;
   const options: Omit<RunOptions, "write"> = { scenario, target, ...(verbose ? { progress: true } : {}) };
+  const profile = values.get("--profile");
+  if (target === "image") {
+    if (!profile) throw new UsageError("An image target needs --profile <file> (see docker/profiles/).");
+    try {
+      options.profile = loadProfile(profile);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    options.image = spec.image;
+    options.profilePath = profile;
+  } else if (profile !== undefined) {
+    throw new UsageError("--profile is only for --target image:<name>.");
+  }
   const seed = values.get("--seed");
   if (seed !== undefined) {
     try {

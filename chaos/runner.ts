@@ -21,6 +21,7 @@ import { type BackendName, createCluster } from "../harness/cluster/index.ts";
 import { formatPartitions, fullyReplicated, waitForPartitions } from "../harness/cluster/leaders.ts";
 import { registerShutdownHook } from "../harness/cluster/process-supervisor.ts";
 import type { Cluster, TargetName } from "../harness/cluster/types.ts";
+import type { ImageProfile } from "../harness/docker/profile.ts";
 import { FaultPlane } from "../harness/faults/fault-plane.ts";
 import { fileSink, HistoryRecorder } from "../harness/history/recorder.ts";
 import type { HistoryEvent } from "../harness/history/types.ts";
@@ -57,6 +58,11 @@ export interface RunOptions {
   durationMs?: number;
   /** The external target's bootstrap servers. */
   bootstrapServers?: string;
+  /** The image target's image and profile (runs on the docker backend). */
+  image?: string;
+  profile?: ImageProfile;
+  /** The profile's file, for the replay command. */
+  profilePath?: string;
   /**
    * The external target's Toxiproxy API (e.g. docker-compose.yml's http://127.0.0.1:8474): its proxies
    * named gauntlet-client-<node> / gauntlet-link-<from>-<to>-<purpose> become the fault plane, so network
@@ -393,7 +399,8 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
   // docker runs keep their own report files (chaos-<scenario>-<target>-docker.*)
   const paths = reportPaths(scenario.name, docker ? `${target}-docker` : target, options.reportsDir);
   const replay =
-    `npm run chaos -- --scenario ${scenario.name} --target ${target} --seed ${seed} --nodes ${nodes}` +
+    `npm run chaos -- --scenario ${scenario.name} --target ${target === "image" ? `image:${options.image}` : target} --seed ${seed} --nodes ${nodes}` +
+    (options.profilePath ? ` --profile ${options.profilePath}` : "") +
     (docker ? " --backend docker" : "") +
     (options.bootstrapServers ? ` --bootstrap-servers ${options.bootstrapServers}` : "") +
     (options.toxiproxyUrl ? ` --toxiproxy-url ${options.toxiproxyUrl}` : "") +
@@ -500,6 +507,16 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
     nodes,
     networkFaults: target !== "external" || options.toxiproxyUrl !== undefined,
   });
+  if (applies.applicable && target === "image" && scenario.defaults.linkProxies)
+    applies = {
+      applicable: false,
+      reason: `${scenario.name} routes node-to-node links through per-link proxies, which an image target's profile cannot express yet`,
+    };
+  if (applies.applicable && target === "image" && scenario.defaults.adminEndpoints)
+    applies = {
+      applicable: false,
+      reason: `${scenario.name} reads the reference broker's own metrics and adds a node, which an image target does not offer`,
+    };
   if (
     applies.applicable &&
     options.backend === "docker" &&
@@ -590,7 +607,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
     } else {
       // on the docker backend Toxiproxy runs as a container on the network the nodes join
       plane = await FaultPlane.open({
-        docker: options.backend === "docker",
+        docker: options.backend === "docker" || target === "image",
         onEvent: (e) => {
           if (!historyClosed) recorder.nemesis(e.fault, `${e.kind}: ${e.description}`);
         },
@@ -605,10 +622,27 @@ export async function runScenario(options: RunOptions): Promise<ChaosSummary> {
         ...(scenario.defaults.racks ? { racks: scenario.defaults.racks } : {}),
       };
       const links = scenario.defaults.linkProxies ? { peerAddress: plane.routeLinks() } : {};
-      cluster =
-        target === "kafka"
-          ? createCluster({ target: "kafka", ...common, ...links })
-          : createCluster({ target, ...common, ...links, admin: scenario.defaults.adminEndpoints ?? false });
+      if (target === "image") {
+        if (!options.image || !options.profile)
+          throw new Error("The image target needs --target image:<name> and --profile <file>.");
+        cluster = createCluster({
+          target: "image",
+          ...common,
+          ...links,
+          backend: "docker",
+          image: options.image,
+          profile: options.profile,
+        });
+      } else if (target === "kafka") {
+        cluster = createCluster({ target: "kafka", ...common, ...links });
+      } else {
+        cluster = createCluster({
+          target,
+          ...common,
+          ...links,
+          admin: scenario.defaults.adminEndpoints ?? false,
+        });
+      }
       await cluster.start();
       bootstrap = cluster.bootstrapServers();
     }

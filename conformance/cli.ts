@@ -7,8 +7,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { BACKEND_NAMES, type BackendName } from "../harness/cluster/index.ts";
+import { BACKEND_NAMES, type BackendName, parseTargetSpec } from "../harness/cluster/index.ts";
 import { registerShutdownHook } from "../harness/cluster/process-supervisor.ts";
+import { type ImageProfile, loadProfile } from "../harness/docker/profile.ts";
 import { newSeed, parseSeed } from "../harness/seed.ts";
 import { REPO_ROOT } from "../harness/tools.ts";
 import { parseClients } from "./clients/index.ts";
@@ -28,7 +29,12 @@ function positiveInt(value: string): number {
 const program = new Command()
   .name("conformance")
   .description("Run the Gauntlet conformance suite against a target cluster.")
-  .option("--target <target>", `reference | kafka | external (default ${DEFAULT_TARGET})`, DEFAULT_TARGET)
+  .option(
+    "--target <target>",
+    `reference | kafka | external | image:<name> (default ${DEFAULT_TARGET})`,
+    DEFAULT_TARGET,
+  )
+  .option("--profile <file>", "how to run the image of an image:<name> target (see docker/profiles/)")
   .option("--bootstrap <servers>", "bootstrap servers host:port,... (external target)")
   .option("--client <clients>", "kafkajs | rdkafka | all (or a comma list)", "all")
   .option("--nodes <n>", "nodes of a local target (default: kafka 3, reference 1)", positiveInt)
@@ -45,6 +51,7 @@ const program = new Command()
 
 const opts = program.opts<{
   target: string;
+  profile?: string;
   bootstrap?: string;
   client: string;
   nodes?: number;
@@ -60,10 +67,23 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-if (!(TARGETS as string[]).includes(opts.target)) {
-  fail(`unknown target "${opts.target}": valid targets are ${TARGETS.join(", ")}.`);
+let image: { name: string; profile: ImageProfile } | undefined;
+if (opts.target.startsWith("image")) {
+  try {
+    const spec = parseTargetSpec(opts.target);
+    if (!opts.profile) fail("an image target needs --profile <file> (see docker/profiles/).");
+    image = { name: spec.image!, profile: loadProfile(opts.profile) };
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (opts.backend !== "process" && opts.backend !== "docker") fail(`unknown backend "${opts.backend}".`);
+  opts.backend = "docker";
+} else if (!(TARGETS as string[]).includes(opts.target)) {
+  fail(`unknown target "${opts.target}": valid targets are ${TARGETS.join(", ")} and image:<name>.`);
+} else if (opts.profile) {
+  fail("--profile is only for --target image:<name>.");
 }
-const target = opts.target as ConformanceTarget;
+const target = (image ? "image" : opts.target) as ConformanceTarget;
 if (!(BACKEND_NAMES as readonly string[]).includes(opts.backend)) {
   fail(`unknown backend "${opts.backend}": valid backends are ${BACKEND_NAMES.join(", ")}.`);
 }
@@ -100,6 +120,7 @@ try {
     backend: opts.backend as BackendName,
     bootstrap: opts.bootstrap,
     brokerVersion: opts.brokerVersion,
+    image,
   });
 } catch (err) {
   fail(`could not start the ${target} target: ${(err as Error).message}`);

@@ -22,7 +22,8 @@ export const ENV = {
   brokerVersion: "GAUNTLET_BROKER_VERSION",
 } as const;
 
-export type ConformanceTarget = "kafka" | "reference" | "external";
+/** "image": a broker image run on the docker backend by a profile (--target image:<name>). */
+export type ConformanceTarget = "kafka" | "reference" | "external" | "image";
 
 /** What the tests learn about the run (provided by the global setup, read with inject("gauntlet")). */
 export interface RunInfo {
@@ -44,5 +45,5 @@ declare module "vitest" {
 }
 
 export function defaultNodes(target: ConformanceTarget): number {
-  return target === "kafka" ? DEFAULT_KAFKA_NODES : DEFAULT_REFERENCE_NODES;
+  return target === "kafka" || target === "image" ? DEFAULT_KAFKA_NODES : DEFAULT_REFERENCE_NODES;
 }

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BackendName, type Cluster, createCluster } from "../harness/cluster/index.ts";
+import type { ImageProfile } from "../harness/docker/profile.ts";
 import { KAFKA_VERSION } from "../harness/targets/kafka-version.ts";
 import { REPO_ROOT } from "../harness/tools.ts";
 import { type ConformanceTarget, defaultNodes } from "./config.ts";
@@ -35,12 +36,24 @@ export async function startTarget(opts: {
   backend?: BackendName;
   bootstrap?: string;
   brokerVersion?: string;
+  /** The image target's image and profile. */
+  image?: { name: string; profile: ImageProfile };
 }): Promise<StartedTarget> {
   const t0 = Date.now();
   let cluster: Cluster;
   if (opts.target === "external") {
     if (!opts.bootstrap) throw new Error("The external target needs --bootstrap host:port,...");
     cluster = createCluster({ target: "external", bootstrapServers: opts.bootstrap });
+  } else if (opts.target === "image") {
+    if (!opts.image) throw new Error("The image target needs --target image:<name> and --profile <file>.");
+    cluster = createCluster({
+      target: "image",
+      backend: "docker",
+      image: opts.image.name,
+      profile: opts.image.profile,
+      nodes: opts.nodes ?? defaultNodes("image"),
+      keepData: process.env.GAUNTLET_KEEP_DATA === "1",
+    });
   } else {
     const nodes = opts.nodes ?? defaultNodes(opts.target);
     // A reference cluster replicates every topic created with the default replication factor (-1) on
@@ -72,7 +85,9 @@ export async function startTarget(opts: {
         ? `Apache Kafka ${KAFKA_VERSION}`
         : opts.target === "reference"
           ? referenceVersion()
-          : "unknown (external)"),
+          : opts.target === "image"
+            ? `image ${opts.image?.name}`
+            : "unknown (external)"),
     startMs: Date.now() - t0,
     async stop() {
       await control?.close();

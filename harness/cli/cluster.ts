@@ -5,9 +5,17 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { createCluster, isTargetName, TARGET_NAMES } from "../cluster/index.ts";
+import {
+  BACKEND_NAMES,
+  type BackendName,
+  createCluster,
+  parseTargetSpec,
+  TARGET_NAMES,
+  type TargetSpec,
+} from "../cluster/index.ts";
 import { isProcessAlive, registerShutdownHook } from "../cluster/process-supervisor.ts";
 import type { Cluster } from "../cluster/types.ts";
+import { loadProfile } from "../docker/profile.ts";
 import { KafkaCluster } from "../targets/kafka.ts";
 import { CACHE_DIR } from "../tools.ts";
 
@@ -64,9 +72,22 @@ async function up(opts: {
   bootstrapServers?: string;
   keepData?: boolean;
   racks?: string;
+  backend: string;
+  profile?: string;
 }): Promise<void> {
-  if (!isTargetName(opts.target))
-    fail(`unknown target "${opts.target}": valid targets are ${TARGET_NAMES.join(", ")}.`);
+  let spec: TargetSpec;
+  try {
+    spec = parseTargetSpec(opts.target);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (!(BACKEND_NAMES as readonly string[]).includes(opts.backend))
+    fail(`unknown backend "${opts.backend}": valid backends are ${BACKEND_NAMES.join(", ")}.`);
+  if (spec.target === "image" && !opts.profile)
+    fail("an image target needs --profile <file> (see docker/profiles/).");
+  if (spec.target !== "image" && opts.profile) fail("--profile is only for --target image:<name>.");
+  if (spec.target === "external" && opts.backend !== "process")
+    fail("--backend applies to local targets, not to external.");
   const existing = readState(opts.name);
   if (existing && isProcessAlive(existing.runnerPid)) {
     fail(
@@ -75,12 +96,20 @@ async function up(opts: {
   }
   let cluster: Cluster;
   try {
-    if (opts.target === "external") {
+    const racks = opts.racks?.split(",").map((r) => r.trim() || undefined);
+    const local = { nodes: opts.nodes, keepData: opts.keepData, racks };
+    if (spec.target === "external") {
       if (!opts.bootstrapServers) fail("the external target needs --bootstrap-servers host:port,...");
       cluster = createCluster({ target: "external", bootstrapServers: opts.bootstrapServers });
+    } else if (spec.target === "image") {
+      const profile = loadProfile(opts.profile!);
+      cluster = createCluster({ target: "image", backend: "docker", image: spec.image!, profile, ...local });
     } else {
-      const racks = opts.racks?.split(",").map((r) => r.trim() || undefined);
-      cluster = createCluster({ target: opts.target, nodes: opts.nodes, keepData: opts.keepData, racks });
+      const backend = opts.backend as BackendName;
+      cluster =
+        spec.target === "kafka"
+          ? createCluster({ target: "kafka", backend, ...local })
+          : createCluster({ target: "reference", backend, ...local });
     }
   } catch (err) {
     fail((err as Error).message);
@@ -169,7 +198,9 @@ const program = new Command("cluster").description("Start and stop local cluster
 program
   .command("up")
   .description("start a cluster, print its bootstrap servers, stay up until Ctrl-C")
-  .option("-t, --target <target>", `one of ${TARGET_NAMES.join(", ")}`, "kafka")
+  .option("-t, --target <target>", `one of ${TARGET_NAMES.join(", ")}, or image:<name>`, "kafka")
+  .option("--backend <backend>", "process | docker: how the nodes run", "process")
+  .option("--profile <file>", "the image target's profile (see docker/profiles/)")
   .option("-n, --nodes <count>", "number of nodes", positiveInt, 3)
   .option("--name <name>", "name of the cluster (for down)", "default")
   .option("--bootstrap-servers <list>", "host:port,... (external target)")

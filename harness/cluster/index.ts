@@ -1,6 +1,7 @@
 // createCluster(): the one way tests, scenarios and the CLI get a Cluster, whatever the target.
 import { existsSync } from "node:fs";
 import { DockerCluster } from "../docker/cluster.ts";
+import type { ImageProfile } from "../docker/profile.ts";
 import { ExternalCluster } from "../targets/external.ts";
 import { KafkaCluster, type KafkaClusterOptions } from "../targets/kafka.ts";
 import {
@@ -8,7 +9,7 @@ import {
   ReferenceCluster,
   type ReferenceClusterOptions,
 } from "../targets/reference.ts";
-import { type Cluster, TARGET_NAMES, type TargetName } from "./types.ts";
+import { type Cluster, type LocalClusterOptions, TARGET_NAMES, type TargetName } from "./types.ts";
 
 export type { ProbeMetadata } from "./kafka-probe.ts";
 export { probeMetadata } from "./kafka-probe.ts";
@@ -31,8 +32,42 @@ export const BACKEND_NAMES: readonly BackendName[] = ["process", "docker"];
 export type CreateClusterOptions =
   | ({ target: "kafka"; backend?: BackendName; network?: string } & KafkaClusterOptions)
   | ({ target: "reference"; backend?: BackendName; network?: string } & ReferenceClusterOptions)
+  | ({
+      target: "image";
+      backend?: "docker";
+      image: string;
+      profile: ImageProfile;
+      network?: string;
+    } & LocalClusterOptions)
   | { target: "external"; bootstrapServers: string };
 
+/** A --target value: a target name, or image:<name> for a broker image run by a profile. */
+export interface TargetSpec {
+  target: TargetName;
+  /** The image of an image target. */
+  image?: string;
+}
+
+/** Parses a --target value; throws one sentence for anything else. */
+export function parseTargetSpec(text: string): TargetSpec {
+  if (text.startsWith("image:")) {
+    const image = text.slice("image:".length);
+    if (!/^[a-z0-9][a-z0-9._/:@-]*$/i.test(image))
+      throw new Error(
+        `"${text}" does not name an image: use image:<name>[:tag], e.g. image:gauntlet/reference:compose.`,
+      );
+    return { target: "image", image };
+  }
+  if (text === "image")
+    throw new Error("The image target needs the image's name: --target image:<name>[:tag].");
+  if (!isTargetName(text))
+    throw new Error(
+      `Unknown target "${text}": valid targets are ${TARGET_NAMES.join(", ")} and image:<name>.`,
+    );
+  return { target: text };
+}
+
+/** A bare target name (image targets are image:<name>, see parseTargetSpec). */
 export function isTargetName(name: string): name is TargetName {
   return (TARGET_NAMES as readonly string[]).includes(name);
 }
@@ -43,6 +78,11 @@ export function createCluster(options: CreateClusterOptions): Cluster {
   const backend = (options as { backend?: string }).backend ?? "process";
   if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
     throw new Error(`Unknown backend "${backend}": valid backends are ${BACKEND_NAMES.join(", ")}.`);
+  }
+  if (options.target === "image") {
+    if (backend !== "docker") throw new Error("An image target runs on the docker backend only.");
+    const { backend: _, ...rest } = options;
+    return new DockerCluster(rest);
   }
   if (backend === "docker" && (options.target === "kafka" || options.target === "reference")) {
     const { backend: _, ...rest } = options;

@@ -80,7 +80,8 @@ export interface Cluster {
   addNode(): Promise<NodeInfo>;
 }
 
-export type TargetName = "kafka" | "reference" | "external";
+/** "image": a broker image run on the docker backend by a profile (`--target image:<name>`). */
+export type TargetName = "kafka" | "reference" | "external" | "image";
 export const TARGET_NAMES: readonly TargetName[] = ["kafka", "reference", "external"];
 
 /** Options shared by the targets that start their own nodes. */

@@ -34,13 +34,16 @@ import { REFERENCE_CLUSTER_FLAGS, referenceConfigArgs } from "../targets/referen
 import { type Reaper, removeRun, runLabels, startReaper, sweepDeadRuns } from "./cleanup.ts";
 import { loadTestcontainers, requireEngine } from "./engine.ts";
 import { ensureKafkaImage, ensureReferenceImage, IMAGE_PATHS } from "./images.ts";
+import { type ImageProfile, renderProfile } from "./profile.ts";
 
-export type DockerTarget = "kafka" | "reference";
+export type DockerTarget = "kafka" | "reference" | "image";
 
 export interface DockerClusterOptions extends KafkaClusterOptions {
   target: DockerTarget;
-  /** Use this image instead of building one from local parts. */
+  /** Use this image instead of building one from local parts (required for target "image"). */
   image?: string;
+  /** Target "image": how to run the image's nodes (harness/docker/profile.ts). */
+  profile?: ImageProfile;
   /**
    * Join this existing docker network (e.g. FaultPlane.open({ docker: true }).network, where the
    * Toxiproxy container is) instead of creating one; the cluster never removes it.
@@ -51,7 +54,7 @@ export interface DockerClusterOptions extends KafkaClusterOptions {
 const CLIENT_PORT = 9092;
 const INTERNAL_PORT = 19092;
 const CONTROLLER_PORT = 9093;
-const READY_LOG: Record<DockerTarget, RegExp> = {
+const READY_LOG: Record<Exclude<DockerTarget, "image">, RegExp> = {
   kafka: /Kafka Server started/,
   reference: /"msg":"broker ready"/,
 };
@@ -181,8 +184,27 @@ export class DockerCluster implements Cluster {
         "Per-link routing (peerAddress) of Apache Kafka is not supported on the docker backend yet: use the process backend for Kafka link faults.",
       );
     }
+    if (options.target === "image" && options.peerAddress) {
+      throw new Error(
+        "Per-link routing (peerAddress) is not supported for an image target yet: its profile names peers by alias; use the reference target for link faults.",
+      );
+    }
+    if (options.target === "image" && (!options.image || !options.profile))
+      throw new Error(
+        "The image target needs an image name and a profile (--target image:<name> --profile <file>).",
+      );
     this.target = options.target;
     this.options = { ...options, nodes };
+  }
+
+  /** The output line that says a node started. */
+  private get readyLog(): RegExp {
+    return this.target === "image" ? new RegExp(this.options.profile!.ready) : this.readyLog;
+  }
+
+  /** The container port clients use. */
+  private get clientPort(): number {
+    return this.target === "image" ? this.options.profile!.clientPort : CLIENT_PORT;
   }
 
   /** The run id labelling everything this cluster created (empty before start). */
@@ -197,11 +219,14 @@ export class DockerCluster implements Cluster {
     if (this.root) throw new Error("This docker cluster is already started: stop() it first.");
     await requireEngine();
     if (this.options.ports) await assertPortsFree(this.options.ports);
+    if (this.target === "image") await this.requireImage(this.options.image!);
     await sweepDeadRuns();
     const t0 = Date.now();
     this.image =
       this.options.image ??
       (this.target === "kafka" ? (await ensureKafkaImage()).tag : (await ensureReferenceImage()).tag);
+    if (this.target === "image" && !this.options.profile)
+      throw new Error("The image target needs a profile.");
     this.lastImageMs = Date.now() - t0;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -217,6 +242,18 @@ export class DockerCluster implements Cluster {
         }
         throw err;
       }
+    }
+  }
+
+  /** The image target's image must exist locally: nothing is pulled (there may be no registry). */
+  private async requireImage(image: string): Promise<void> {
+    const docker = (await (await loadTestcontainers()).getContainerRuntimeClient()).container.dockerode;
+    try {
+      await docker.getImage(image).inspect();
+    } catch {
+      throw new Error(
+        `The image ${image} is not in the local docker engine: build or load it first (docker build / docker load); Gauntlet does not pull images.`,
+      );
     }
   }
 
@@ -253,7 +290,7 @@ export class DockerCluster implements Cluster {
     if (this.target === "kafka") {
       for (const node of nodes) this.writeKafkaConfig(node);
       await this.formatKafka(nodes);
-    } else if (nodes.length > 1) {
+    } else if (this.target === "reference" && nodes.length > 1) {
       for (const node of nodes) await this.routeReferencePeers(node, nodes);
     }
     const t0 = Date.now();
@@ -311,7 +348,7 @@ export class DockerCluster implements Cluster {
     mkdirSync(node.dataDir, { recursive: true });
     mkdirSync(node.configDir, { recursive: true });
     const listen = { host: LOOPBACK, port: hostPort };
-    const internal = { host: this.alias(nodeId), port: CLIENT_PORT };
+    const internal = { host: this.alias(nodeId), port: this.clientPort };
     if (this.options.advertise) node.advertised = await this.options.advertise({ nodeId, listen, internal });
     const racks = this.options.racks;
     node.rack = typeof racks === "function" ? racks(nodeId) : racks?.[nodeId - 1];
@@ -373,7 +410,11 @@ export class DockerCluster implements Cluster {
 
   private mounts(node: DockerNode) {
     return [
-      { source: node.dataDir, target: "/data", mode: "rw" as const },
+      {
+        source: node.dataDir,
+        target: this.target === "image" ? this.options.profile!.dataDir : "/data",
+        mode: "rw" as const,
+      },
       { source: node.configDir, target: "/config", mode: "ro" as const },
     ];
   }
@@ -459,7 +500,25 @@ export class DockerCluster implements Cluster {
     node.kafkaPeers = kafkaPeers.join(",");
   }
 
+  /** The profile's command and environment of a node (image target). */
+  private rendered(node: DockerNode) {
+    return renderProfile(this.options.profile!, {
+      nodeId: node.nodeId,
+      nodeCount: this.byId.size,
+      alias: this.alias(node.nodeId),
+      advertised: node.advertised,
+      clusterId: this.clusterId,
+      rack: node.rack,
+      aliases: new Map([...this.byId.keys()].map((id) => [id, this.alias(id)])),
+    });
+  }
+
+  private environment(node: DockerNode): Record<string, string> {
+    return this.target === "image" ? this.rendered(node).environment : {};
+  }
+
   private command(node: DockerNode): string[] {
+    if (this.target === "image") return this.rendered(node).command ?? [];
     if (this.target === "kafka") {
       return [
         ...this.jvmArgs(),
@@ -556,11 +615,13 @@ export class DockerCluster implements Cluster {
       .withLabels(this.labels(node))
       .withNetworkMode(this.networkName!)
       .withNetworkAliases(this.alias(node.nodeId))
-      .withExposedPorts({ container: CLIENT_PORT, host: node.hostPort })
+      .withExposedPorts({ container: this.clientPort, host: node.hostPort })
       .withBindMounts(this.mounts(node))
-      .withCommand(this.command(node))
-      .withWaitStrategy(tc.Wait.forLogMessage(READY_LOG[this.target]))
+      .withEnvironment(this.environment(node))
+      .withWaitStrategy(tc.Wait.forLogMessage(this.readyLog))
       .withStartupTimeout(timeoutMs);
+    const command = this.command(node);
+    if (command.length) container.withCommand(command); // none: the image's own CMD
     try {
       const started = await container.start();
       this.started.push(started);
@@ -570,7 +631,7 @@ export class DockerCluster implements Cluster {
     } catch (err) {
       if (isPortClash(err)) throw new PortClashError(`host port ${node.hostPort}`);
       throw new Error(
-        `${this.target} node ${node.nodeId} (image ${this.image}) did not log ${READY_LOG[this.target]} within ${Math.round(timeoutMs / 1000)} s or exited: ${(err as Error).message.split("\n")[0]}. Last lines of ${node.logFile}:\n${tailText(node.output)}`,
+        `${this.target} node ${node.nodeId} (image ${this.image}) did not log ${this.readyLog} within ${Math.round(timeoutMs / 1000)} s or exited: ${(err as Error).message.split("\n")[0]}. Last lines of ${node.logFile}:\n${tailText(node.output)}`,
       );
     }
   }
@@ -585,7 +646,7 @@ export class DockerCluster implements Cluster {
     node.pid = (await container.inspect()).State.Pid || undefined;
     const timeoutMs = this.options.readyTimeoutMs ?? 60_000;
     const deadline = Date.now() + timeoutMs;
-    while (!READY_LOG[this.target].test(node.output)) {
+    while (!this.readyLog.test(node.output)) {
       if (!node.running) {
         throw new Error(
           `${this.target} node ${node.nodeId} exited while starting (exit code ${node.exitCode}). Last lines of ${node.logFile}:\n${tailText(node.output)}`,
@@ -593,7 +654,7 @@ export class DockerCluster implements Cluster {
       }
       if (Date.now() > deadline) {
         throw new Error(
-          `${this.target} node ${node.nodeId} did not log ${READY_LOG[this.target]} within ${Math.round(timeoutMs / 1000)} s. Last lines of ${node.logFile}:\n${tailText(node.output)}`,
+          `${this.target} node ${node.nodeId} did not log ${this.readyLog} within ${Math.round(timeoutMs / 1000)} s. Last lines of ${node.logFile}:\n${tailText(node.output)}`,
         );
       }
       await sleep(100);
@@ -618,7 +679,7 @@ export class DockerCluster implements Cluster {
           const registered = new Set(md.brokers.map((b) => b.nodeId));
           const missing = expectBrokers.filter((id) => !registered.has(id));
           // a reference cluster node answers controller -1 until it has caught up with the metadata log
-          if (this.target === "reference" && this.byId.size > 1 && md.controllerId < 0)
+          if (this.target !== "kafka" && this.byId.size > 1 && md.controllerId < 0)
             problems.set(node, `node ${node.nodeId} has not caught up yet`);
           else if (missing.length === 0) pending.delete(node);
           else problems.set(node, `brokers ${missing.join(", ")} not yet registered`);
