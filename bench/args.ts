@@ -35,6 +35,8 @@ export interface BenchOptions {
   e2e: boolean;
   /** The reference broker's --flush policy (passed through GAUNTLET_BROKER_FLUSH); undefined = its default. */
   flush: string | undefined;
+  /** Directory for the reference brokers' V8 CPU profiles (--cpu-prof); undefined = no profiling. */
+  cpuProfDir: string | undefined;
   /** Directory the JSON result goes to. */
   outDir: string;
 }
@@ -107,6 +109,12 @@ function buildProgram(): Command {
         "reference broker flush policy: every-batch | interval:<ms> | group | none",
       ),
     )
+    .addOption(
+      new Option(
+        "--cpu-prof <dir>",
+        "write a V8 CPU profile of every reference broker process into this directory (node --cpu-prof)",
+      ),
+    )
     .addOption(new Option("--out <dir>", "directory for the JSON result").default("reports/bench"));
 }
 
@@ -168,6 +176,13 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         "--flush applies to the reference broker only: drop it or use --target reference or both.",
       );
   }
+  let cpuProfDir: string | undefined;
+  if (o.cpuProf !== undefined) {
+    cpuProfDir = str("cpuProf");
+    if (!cpuProfDir.trim()) throw new UsageError("--cpu-prof must name a directory.");
+    if (target === "kafka")
+      throw new UsageError("--cpu-prof profiles the reference broker only: use --target reference or both.");
+  }
   const outDir = str("out");
   if (!outDir.trim()) throw new UsageError("--out must name a directory.");
 
@@ -188,6 +203,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     perfRecords,
     e2e: o.e2e !== false,
     flush,
+    cpuProfDir,
     outDir,
   };
 }

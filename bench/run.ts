@@ -3,6 +3,7 @@
 // stop the cluster whatever happens.
 import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
+import { resolve } from "node:path";
 import kafkajs from "kafkajs";
 import { type Cluster, createCluster } from "../harness/cluster/index.ts";
 import type { BenchOptions, BenchTarget } from "./args.ts";
@@ -27,7 +28,8 @@ export function benchCluster(target: BenchTarget, opts: BenchOptions): Cluster {
     // Full JIT (not the harness's C1-only fast start-up) and a heap fit for throughput.
     return createCluster({ target: "kafka", nodes: opts.nodes, fastStartup: false, heap: "1g" });
   }
-  return createCluster({ target: "reference", nodes: opts.nodes });
+  const nodeArgs = opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(opts.cpuProfDir)}`] : [];
+  return createCluster({ target: "reference", nodes: opts.nodes, nodeArgs });
 }
 
 /** Closed-loop in-flight bound per producer worker: about 2 MiB of values, 500 to 20000 messages. */

@@ -78,6 +78,8 @@ export interface ValidateOptions {
   /** Check CreateTime timestamps against the before/after windows (leader appends only). */
   checkTimestamps: boolean;
   now: number;
+  /** The first batch's CRC was verified by the caller (the CRC is the costliest check: not twice). */
+  firstCrcVerified?: boolean;
 }
 
 /**
@@ -120,7 +122,7 @@ export function validateBatches(records: Buffer, opts: ValidateOptions): Validat
         `record batch of ${size} bytes exceeds max.message.bytes ${config.maxMessageBytes}`,
       );
     }
-    if (!verifyBatchCrc(records, pos)) {
+    if (!(pos === 0 && opts.firstCrcVerified) && !verifyBatchCrc(records, pos)) {
       throw new StorageError("CORRUPT_MESSAGE", `record batch at byte ${pos} fails its CRC check`);
     }
     const lastOffsetDelta = records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);

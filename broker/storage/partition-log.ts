@@ -59,6 +59,8 @@ export interface AppendOptions {
   timestampType: TimestampType;
   /** Wall clock in ms: the LogAppendTime and the reference for timestamp bounds. */
   now: number;
+  /** The caller already verified the first batch's CRC (Produce's precheck): not computed twice. */
+  firstCrcVerified?: boolean;
 }
 
 export interface AppendResult {
@@ -286,6 +288,7 @@ export class PartitionLog {
       config: this.config,
       checkTimestamps: opts.timestampType === "CreateTime",
       now: opts.now,
+      firstCrcVerified: opts.firstCrcVerified,
     });
     if (validated.batches.length === 0) {
       return { baseOffset: -1, lastOffset: -1, logAppendTime: -1, logStartOffset: this._logStartOffset };

@@ -105,6 +105,8 @@ export interface ReferenceClusterOptions extends LocalClusterOptions {
    * loopback port; see `adminUrl(nodeId)`. Default false.
    */
   admin?: boolean;
+  /** Extra node.js flags for every broker process (e.g. `--cpu-prof`, `--cpu-prof-dir=<dir>`). */
+  nodeArgs?: string[];
 }
 
 interface RefNode {
@@ -240,6 +242,7 @@ export class ReferenceCluster implements Cluster {
 
   private args(node: RefNode): string[] {
     return [
+      ...(this.options.nodeArgs ?? []),
       "--import",
       "tsx",
       REFERENCE_BROKER_MAIN,

@@ -3,6 +3,7 @@
 // responses by correlation id. `sendBytes` writes arbitrary bytes, for malformed-request tests; `closed`
 // resolves when the broker (or we) closed the socket.
 import { createConnection, type Socket } from "node:net";
+import { FrameReader } from "../framing/frame-reader.ts";
 import { getApi } from "../generated/index.ts";
 import {
   type ApiKeyNumber,
@@ -35,7 +36,8 @@ export class ConnectionClosedError extends Error {
 }
 
 export class RawConnection {
-  private buffered: Buffer = Buffer.alloc(0);
+  /** Linear framing: a big response arriving in many chunks is copied once, not once per chunk. */
+  private readonly reader = new FrameReader({ maxFrameSize: 1024 * 1024 * 1024 });
   private pending = new Map<number, Pending>();
   private nextCorrelationId = 1;
   private closedFlag = false;
@@ -95,12 +97,14 @@ export class RawConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
-    while (this.buffered.length >= 4) {
-      const size = this.buffered.readInt32BE(0);
-      if (this.buffered.length < 4 + size) return;
-      const frame = this.buffered.subarray(4, 4 + size);
-      this.buffered = this.buffered.subarray(4 + size);
+    let frames: Buffer[];
+    try {
+      frames = this.reader.feed(chunk);
+    } catch (err) {
+      this.socket.destroy(err as Error); // a bad size prefix: the stream cannot be resynchronised
+      return;
+    }
+    for (const frame of frames) {
       const correlationId = frame.readInt32BE(0);
       const p = this.pending.get(correlationId);
       if (!p) continue; // an answer nobody waits for (e.g. after a timeout)

@@ -12,29 +12,50 @@ const INT64_MAX = 2n ** 63n - 1n;
  * result must stay stable.
  *
  * `field` is a dotted path the generated encoders may set; it only decorates errors.
+ *
+ * With `shareBytesFrom`, byte strings at least that long (record batches in a Fetch response) are not
+ * copied: the writer keeps a list of parts (what it wrote, then the caller's buffer, …) and
+ * `finishParts()` returns them for one vectored socket write. Positions (reserveInt32, setInt32At)
+ * are logical offsets across all parts.
  */
 export class Writer {
   private buf: Buffer;
   private pos = 0;
+  /** Start in `buf` of the bytes not yet moved to `parts`. */
+  private segStart = 0;
+  private readonly parts: Buffer[] = [];
+  private partsBytes = 0;
+  private readonly shareFrom: number;
   field = "";
 
-  constructor(initialSize = 256) {
+  constructor(initialSize = 256, options: { shareBytesFrom?: number } = {}) {
     this.buf = Buffer.allocUnsafe(Math.max(16, initialSize));
+    this.shareFrom = options.shareBytesFrom ?? Number.POSITIVE_INFINITY;
   }
 
   get length(): number {
-    return this.pos;
+    return this.partsBytes + this.pos - this.segStart;
   }
 
-  /** Makes room for `n` more bytes, doubling the buffer as needed. */
+  /** Makes room for `n` more bytes, doubling the buffer as needed (bytes already in parts stay put). */
   private ensure(n: number): void {
-    const needed = this.pos + n;
-    if (needed <= this.buf.length) return;
+    const needed = this.pos - this.segStart + n;
+    if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < needed) size *= 2;
     const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.pos);
+    this.buf.copy(next, 0, this.segStart, this.pos);
+    this.pos -= this.segStart;
+    this.segStart = 0;
     this.buf = next;
+  }
+
+  /** Moves the bytes written since the last cut into `parts` (a view, no copy). */
+  private cut(): void {
+    if (this.pos === this.segStart) return;
+    this.parts.push(this.buf.subarray(this.segStart, this.pos));
+    this.partsBytes += this.pos - this.segStart;
+    this.segStart = this.pos;
   }
 
   invalid(detail: string): never {
@@ -46,7 +67,14 @@ export class Writer {
   }
 
   finish(): Buffer {
-    return this.buf.subarray(0, this.pos);
+    const tail = this.buf.subarray(this.segStart, this.pos);
+    return this.parts.length ? Buffer.concat([...this.parts, tail]) : tail;
+  }
+
+  /** The bytes as a list of parts (shared byte strings uncopied), for a vectored write. */
+  finishParts(): Buffer[] {
+    const tail = this.buf.subarray(this.segStart, this.pos);
+    return tail.length || !this.parts.length ? [...this.parts, tail] : [...this.parts];
   }
 
   // ---- fixed-width integers ------------------------------------------------------------------
@@ -121,14 +149,27 @@ export class Writer {
   /** Reserves 4 bytes for a length prefix to be filled later with setInt32At. */
   reserveInt32(): number {
     this.ensure(4);
-    const at = this.pos;
+    const at = this.length;
     this.pos += 4;
     return at;
   }
 
+  /** Writes an int32 at a logical offset returned by reserveInt32. */
   setInt32At(pos: number, v: number): this {
-    if (pos < 0 || pos + 4 > this.pos) throw new RangeError(`setInt32At(${pos}) outside written bytes`);
-    this.buf.writeInt32BE(v, pos);
+    if (pos < 0 || pos + 4 > this.length) throw new RangeError(`setInt32At(${pos}) outside written bytes`);
+    if (pos >= this.partsBytes) {
+      this.buf.writeInt32BE(v, this.segStart + pos - this.partsBytes);
+      return this;
+    }
+    let start = 0;
+    for (const part of this.parts) {
+      if (pos < start + part.length) {
+        // reserveInt32 never straddles a cut: the 4 bytes lie in one part written by this writer
+        part.writeInt32BE(v, pos - start);
+        return this;
+      }
+      start += part.length;
+    }
     return this;
   }
 
@@ -175,6 +216,12 @@ export class Writer {
 
   /** Raw bytes, no length prefix. */
   raw(b: Uint8Array): this {
+    if (b.length >= this.shareFrom) {
+      this.cut();
+      this.parts.push(Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));
+      this.partsBytes += b.length;
+      return this;
+    }
     this.ensure(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;

@@ -227,6 +227,7 @@ async function producePartition(
         leaderEpoch: lead.leaderEpoch,
         timestampType: logAppendTimeType ? "LogAppendTime" : "CreateTime",
         now: Date.now(),
+        firstCrcVerified: true, // precheck verified it
       });
     } catch (e) {
       return { errorCode: errorCodeOf(ctx, e, "append"), errorMessage: (e as Error).message };

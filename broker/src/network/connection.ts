@@ -13,8 +13,11 @@ import { isProtocolError } from "../../../protocol/wire/errors.ts";
 const MAX_QUEUED_FRAMES = 64;
 
 export interface FrameHandler {
-  /** Returns the complete response frame, or null when the request gets no response (acks=0). */
-  handleFrame(conn: Connection, frame: Buffer): Promise<Buffer | null>;
+  /**
+   * Returns the complete response frame as parts (written back to back, in one vectored write), or
+   * null when the request gets no response (acks=0).
+   */
+  handleFrame(conn: Connection, frame: Buffer): Promise<Buffer[] | null>;
 }
 
 export class CloseConnection extends Error {
@@ -97,7 +100,7 @@ export class Connection {
           this.paused = false;
           this.socket.resume();
         }
-        let response: Buffer | null;
+        let response: Buffer[] | null;
         try {
           response = await this.handler.handleFrame(this, frame);
         } catch (e) {
@@ -121,9 +124,11 @@ export class Connection {
     }
   }
 
-  private write(buf: Buffer): void {
+  private write(parts: Buffer[]): void {
     if (this.closed || this.socket.destroyed) return;
-    this.hooks.bytesOut(buf.length);
+    let bytes = 0;
+    for (const part of parts) bytes += part.length;
+    this.hooks.bytesOut(bytes);
     if (!this.corkScheduled) {
       this.corkScheduled = true;
       this.socket.cork();
@@ -132,7 +137,8 @@ export class Connection {
         this.socket.uncork();
       });
     }
-    this.socket.write(buf);
+    // corked: the parts (and other responses of this tick) leave in one writev
+    for (const part of parts) this.socket.write(part);
   }
 
   private malformed(e: unknown): void {

@@ -60,19 +60,25 @@ export interface ResponseEncoder<Res> {
   responseHeaderVersion(version: number): number;
 }
 
-/** A complete response frame: size prefix, response header, body. */
+/**
+ * Byte strings from this size on (record batches read from the log for a Fetch) are sent from the
+ * log's own buffers instead of being copied into the response.
+ */
+const SHARE_BYTES_FROM = 4096;
+
+/** A complete response frame (size prefix, response header, body) as parts for one vectored write. */
 export function encodeResponseFrame<Res>(
   api: ResponseEncoder<Res>,
   apiVersion: number,
   correlationId: number,
   body: Res,
   headerVersion = api.responseHeaderVersion(apiVersion),
-): Buffer {
-  const w = new Writer(512);
+): Buffer[] {
+  const w = new Writer(512, { shareBytesFrom: SHARE_BYTES_FROM });
   const sizeAt = w.reserveInt32();
   w.int32(correlationId);
   if (headerVersion >= 1) w.uvarint(0);
   api.encodeResponse(w, body, apiVersion);
   w.setInt32At(sizeAt, w.length - 4);
-  return w.finish();
+  return w.finishParts();
 }
