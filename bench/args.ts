@@ -35,6 +35,10 @@ export interface BenchOptions {
   e2e: boolean;
   /** The reference broker's --flush policy (passed through GAUNTLET_BROKER_FLUSH); undefined = its default. */
   flush: string | undefined;
+  /** SIGKILLs of a partition leader in the failover phase (nodes ≥ 3; 0 = no failover phase). */
+  failoverRounds: number;
+  /** Run the restart-recovery phase (nodes ≥ 3). */
+  recovery: boolean;
   /** Directory for the reference brokers' V8 CPU profiles (--cpu-prof); undefined = no profiling. */
   cpuProfDir: string | undefined;
   /** Directory the JSON result goes to. */
@@ -109,6 +113,13 @@ function buildProgram(): Command {
         "reference broker flush policy: every-batch | interval:<ms> | group | none",
       ),
     )
+    .addOption(
+      new Option(
+        "--failover-rounds <n>",
+        "SIGKILLs of a partition leader in the failover phase (3+ nodes; 0 = none)",
+      ).default("3"),
+    )
+    .addOption(new Option("--no-recovery", "skip the restart-recovery phase (3+ nodes)"))
     .addOption(
       new Option(
         "--cpu-prof <dir>",
@@ -204,6 +215,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     e2e: o.e2e !== false,
     flush,
     cpuProfDir,
+    failoverRounds: parseIntIn(str("failoverRounds"), "--failover-rounds", 0, 20),
+    recovery: o.recovery !== false,
     outDir,
   };
 }

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import type { Cluster } from "../harness/cluster/index.ts";
 import { REPO_ROOT } from "../harness/tools.ts";
+import { writeBenchAllureResult } from "./allure.ts";
 import { type BenchOptions, configName, HelpRequested, parseArgs, UsageError } from "./args.ts";
 import { environment } from "./env.ts";
 import { type BenchResult, computeRatios, formatSummary, type TargetResult } from "./report.ts";
@@ -67,6 +68,8 @@ async function main(argv: string[]): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `${fileStamp(date)}-${result.configName}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  // and into the Allure report (`npm run report`): a chart of both targets per metric
+  writeBenchAllureResult(join(REPO_ROOT, "reports", "allure-results"), result);
   process.stdout.write(`${formatSummary(result)}\nResult: ${relative(process.cwd(), file)}\n`);
   return targets.some((t) => t.error) ? 1 : 0;
 }

@@ -18,6 +18,7 @@ import { createCluster } from "../harness/cluster/index.ts";
 import { describePartitions } from "../harness/cluster/leaders.ts";
 import type { Cluster } from "../harness/cluster/types.ts";
 import { REPO_ROOT } from "../harness/tools.ts";
+import { AckLoop, until } from "./ack-loop.ts";
 import { environment } from "./env.ts";
 import { median } from "./stats.ts";
 
@@ -86,25 +87,6 @@ function parseArgs(argv: string[]): Options | "help" {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${(last as Error).message})` : ""}`,
-      );
-    }
-    await sleep(50);
-  }
-}
-
 interface TargetResult {
   target: Target;
   killMs: number[];
@@ -112,45 +94,6 @@ interface TargetResult {
   acknowledged: number;
   medians: { killMs: number | null; termLongestStallMs: number | null };
   error?: string;
-}
-
-/** A producer that sends one record at a time to partition 0 and keeps every acknowledgement time. */
-class AckLoop {
-  readonly acks: number[] = [];
-  private stopped = false;
-  private loop: Promise<void> = Promise.resolve();
-  constructor(private readonly producer: kafkajs.Producer) {}
-  start(): void {
-    this.loop = (async () => {
-      let i = 0;
-      while (!this.stopped) {
-        try {
-          await this.producer.send({
-            topic: TOPIC,
-            acks: -1,
-            messages: [{ value: `v${i++}`, partition: 0 }],
-          });
-          this.acks.push(Date.now());
-        } catch {
-          await sleep(20);
-        }
-      }
-    })();
-  }
-  firstAckAfter(t: number): number | undefined {
-    return this.acks.find((a) => a > t);
-  }
-  longestGap(from: number, to: number): number {
-    const inside = this.acks.filter((a) => a >= from && a <= to);
-    let longest = inside.length ? inside[0]! - from : to - from;
-    for (let i = 1; i < inside.length; i++) longest = Math.max(longest, inside[i]! - inside[i - 1]!);
-    if (inside.length) longest = Math.max(longest, to - inside[inside.length - 1]!);
-    return longest;
-  }
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-  }
 }
 
 async function runTarget(target: Target, opts: Options, log: (l: string) => void): Promise<TargetResult> {
@@ -212,7 +155,7 @@ async function runTarget(target: Target, opts: Options, log: (l: string) => void
       retry: { retries: 1000, initialRetryTime: 20, maxRetryTime: 100 },
     });
     await producer.connect();
-    loop = new AckLoop(producer);
+    loop = new AckLoop(producer, TOPIC);
     loop.start();
     await until("acknowledgements", 30_000, async () => (loop!.acks.length > 50 ? true : undefined));
 

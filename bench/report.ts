@@ -63,6 +63,23 @@ export interface PerfToolFigures {
   wallMs: number;
 }
 
+export interface RecoveryFigures {
+  nodeId: number;
+  /** Bytes in the node's data dir when it was killed. */
+  logBytes: number;
+  /** From the start of the killed node until it serves Metadata (the harness's ready check). */
+  readyMs: number;
+  /** From the start until it is back in the ISR of every partition it replicates. */
+  inIsrMs: number;
+}
+
+export interface FailoverFigures {
+  /** Per SIGKILL of the partition leader: ms from the signal to the first acknowledgement after it. */
+  rounds: number[];
+  /** Lower median of rounds. */
+  medianMs: number;
+}
+
 export interface TargetResult {
   target: BenchTarget;
   nodes: number;
@@ -71,6 +88,8 @@ export interface TargetResult {
   readback?: ReadbackResult;
   fixed?: PhaseResult;
   perfTool?: PerfToolFigures;
+  recovery?: RecoveryFigures;
+  failover?: FailoverFigures;
   /** Set when the target failed; the figures before the failure are kept. */
   error?: string;
 }
@@ -241,6 +260,34 @@ export const METRICS: Metric[] = [
     unit: "ms",
     higherIsBetter: false,
     get: (t) => t.perfTool?.summary?.p99Ms,
+  },
+  {
+    key: "failoverMs",
+    label: "failover: SIGKILL of the leader → first ack, median",
+    unit: "ms",
+    higherIsBetter: false,
+    get: (t) => t.failover?.medianMs,
+  },
+  {
+    key: "recoveryLogGiB",
+    label: "restart recovery: data on the killed node",
+    unit: "GiB",
+    higherIsBetter: true,
+    get: (t) => (t.recovery ? Math.round((t.recovery.logBytes / 2 ** 30) * 100) / 100 : undefined),
+  },
+  {
+    key: "recoveryReadyMs",
+    label: "restart recovery: start → serving",
+    unit: "ms",
+    higherIsBetter: false,
+    get: (t) => t.recovery?.readyMs,
+  },
+  {
+    key: "recoveryIsrMs",
+    label: "restart recovery: start → back in every ISR",
+    unit: "ms",
+    higherIsBetter: false,
+    get: (t) => t.recovery?.inIsrMs,
   },
   {
     key: "maxBrokerCpu",

@@ -2,14 +2,24 @@
 // produce (closed loop), read-back from the beginning, fixed-rate produce, ProducerPerformance — and
 // stop the cluster whatever happens.
 import { randomBytes } from "node:crypto";
+import { readdirSync, statSync } from "node:fs";
 import { cpus } from "node:os";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import kafkajs from "kafkajs";
 import { type Cluster, createCluster } from "../harness/cluster/index.ts";
+import { describePartitions } from "../harness/cluster/leaders.ts";
+import { AckLoop, until } from "./ack-loop.ts";
 import type { BenchOptions, BenchTarget } from "./args.ts";
 import { runPerfTool } from "./perf-tool.ts";
 import { CpuMeter, round1 } from "./procstat.ts";
-import type { PerfToolFigures, PhaseResult, ReadbackResult, TargetResult } from "./report.ts";
+import type {
+  FailoverFigures,
+  PerfToolFigures,
+  PhaseResult,
+  ReadbackResult,
+  RecoveryFigures,
+  TargetResult,
+} from "./report.ts";
 import { Histogram, summarizeMicros } from "./stats.ts";
 import { monoMs, sleep } from "./workers/clock.ts";
 import { CONSUMER_WORKER, PRODUCER_WORKER, Worker } from "./workers/pool.ts";
@@ -26,7 +36,16 @@ export type Log = (line: string) => void;
 export function benchCluster(target: BenchTarget, opts: BenchOptions): Cluster {
   if (target === "kafka") {
     // Full JIT (not the harness's C1-only fast start-up) and a heap fit for throughput.
-    return createCluster({ target: "kafka", nodes: opts.nodes, fastStartup: false, heap: "1g" });
+    // The reference cluster's session timing (harness REFERENCE_CLUSTER_FLAGS), so failover compares alike.
+    const session: Record<string, number> =
+      opts.nodes > 1 ? { "broker.session.timeout.ms": 3000, "broker.heartbeat.interval.ms": 300 } : {};
+    return createCluster({
+      target: "kafka",
+      nodes: opts.nodes,
+      fastStartup: false,
+      heap: "1g",
+      config: session,
+    });
   }
   const nodeArgs = opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(opts.cpuProfDir)}`] : [];
   return createCluster({ target: "reference", nodes: opts.nodes, nodeArgs });
@@ -255,6 +274,92 @@ async function readback(
   }
 }
 
+/** Bytes of every file under a directory (a node's data dir). */
+export function dirBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += dirBytes(path);
+    else if (entry.isFile()) total += statSync(path).size;
+  }
+  return total;
+}
+
+/**
+ * Restart recovery with the log the phases wrote (≥ 1 GiB per node after a 30 s max phase): SIGKILL
+ * node 1 (a crash: the log must be recovered, not just reopened), start it again, and time until it
+ * serves Metadata (the harness's ready check) and until it is back in the ISR of every partition.
+ */
+async function restartRecovery(cluster: Cluster, topics: string[], log: Log): Promise<RecoveryFigures> {
+  const node = cluster.nodes()[0];
+  const logBytes = dirBytes(node.dataDir);
+  log(
+    `  restart recovery: SIGKILL node ${node.nodeId} (${(logBytes / 2 ** 30).toFixed(2)} GiB of data), then start it`,
+  );
+  await cluster.kill(node.nodeId);
+  const t0 = Date.now();
+  await cluster.restart(node.nodeId);
+  const readyMs = Date.now() - t0;
+  const bootstrap = cluster.bootstrapServers();
+  await until("node back in every ISR", 300_000, async () => {
+    const states = await describePartitions(bootstrap, topics);
+    const mine = states.filter((s) => s.replicas.includes(node.nodeId));
+    return mine.length && mine.every((s) => s.isr.includes(node.nodeId)) ? true : undefined;
+  });
+  const inIsrMs = Date.now() - t0;
+  log(`    serving after ${readyMs} ms, back in every ISR after ${inIsrMs} ms`);
+  return { nodeId: node.nodeId, logBytes, readyMs, inIsrMs };
+}
+
+/**
+ * Failover: a one-record-at-a-time acks=all producer on a fresh RF-3 topic; `rounds` times SIGKILL the
+ * leader of its partition and take the time from the signal to the first acknowledgement after it
+ * (only a new leader can give it), then restart the node and wait for a full ISR.
+ */
+async function failover(cluster: Cluster, topic: string, rounds: number, log: Log): Promise<FailoverFigures> {
+  const bootstrap = cluster.bootstrapServers();
+  await createTopic(bootstrap, topic, 1, 3);
+  const kafka = new Kafka({
+    clientId: "gauntlet-bench-failover",
+    brokers: bootstrap.split(","),
+    logLevel: logLevel.NOTHING,
+    requestTimeout: 5000,
+    retry: { retries: 1000, initialRetryTime: 20, maxRetryTime: 100, factor: 0.2 },
+  });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: 1000, initialRetryTime: 20, maxRetryTime: 100 },
+  });
+  await producer.connect();
+  const loop = new AckLoop(producer, topic);
+  const killMs: number[] = [];
+  try {
+    loop.start();
+    await until("acknowledgements", 30_000, async () => (loop.acks.length > 20 ? true : undefined));
+    for (let r = 1; r <= rounds; r++) {
+      const { leader } = await until("a full ISR", 90_000, async () => {
+        const [s] = await describePartitions(bootstrap, [topic]);
+        return s && s.isr.length === 3 && s.leader > 0 ? s : undefined;
+      });
+      await sleep(500);
+      const t0 = Date.now();
+      await cluster.kill(leader);
+      const ack = await until("an acknowledgement from a new leader", 60_000, async () =>
+        loop.firstAckAfter(t0),
+      );
+      killMs.push(ack - t0);
+      log(`  failover ${r}/${rounds}: SIGKILL of leader ${leader} → first ack after ${ack - t0} ms`);
+      await cluster.restart(leader);
+    }
+  } finally {
+    await loop.stop();
+    await producer.disconnect().catch(() => {});
+  }
+  const sorted = [...killMs].sort((a, b) => a - b);
+  return { rounds: killMs, medianMs: sorted[Math.floor((sorted.length - 1) / 2)] ?? 0 };
+}
+
 export interface RunContext {
   /** Kafka's maximum rate measured earlier in this run (for --rate-fraction). */
   kafkaMaxRate?: number;
@@ -322,6 +427,14 @@ export async function runTarget(
           : `    ${run.error}`,
       );
     }
+    if (opts.nodes >= 3 && opts.recovery) {
+      const topics = [`${prefix}-max`, `${prefix}-fixed`, `${prefix}-perf`].filter(
+        (t, i) => [result.max, result.fixed, result.perfTool][i] !== undefined,
+      );
+      result.recovery = await restartRecovery(cluster, topics, log);
+    }
+    if (opts.nodes >= 3 && opts.failoverRounds > 0)
+      result.failover = await failover(cluster, `${prefix}-failover`, opts.failoverRounds, log);
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
     log(`${target}: FAILED: ${result.error}`);

@@ -219,7 +219,7 @@ export class Broker implements FrameHandler {
     this.metrics.connections.inc();
   }
 
-  async handleFrame(conn: Connection, frame: Buffer): Promise<Buffer[] | null> {
+  async handleFrame(conn: Connection, frame: Buffer, release?: () => void): Promise<Buffer[] | null> {
     const peek = peekHeader(frame);
     if (!peek) throw new CloseConnection(`request of ${frame.length} bytes is shorter than a request header`);
     const handler = this.dispatcher.get(peek.apiKey);
@@ -243,6 +243,7 @@ export class Broker implements FrameHandler {
       correlationId: header.correlationId,
       clientId: header.clientId,
       log: conn.log,
+      releaseConnection: release,
     };
     let response: unknown;
     try {

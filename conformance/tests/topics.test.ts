@@ -3,6 +3,7 @@
 import { expect } from "vitest";
 import { ERROR_CODES as E } from "../../protocol/error-codes.ts";
 import { ApiKey } from "../../protocol/generated/index.ts";
+import { encodeRecordBatch } from "../../protocol/records/index.ts";
 import { clientMatrix, expectKafkaError, rawSuite, run } from "../context.ts";
 import { codeName, type RawKafka, waitFor } from "../raw/kafka.ts";
 
@@ -189,5 +190,40 @@ rawSuite("Topic admin", (test) => {
       { cap: 5 },
     );
     expect(codeName(res.responses[0].errorCode)).toBe(codeName(E.UNKNOWN_TOPIC_OR_PARTITION));
+  });
+
+  test("DescribeLogDirs: every replica's log dir lists the partition, sized by what it holds", {}, async ({
+    raw,
+    newTopic,
+  }) => {
+    const topic = await newTopic({ partitions: 2 });
+    const value = Buffer.alloc(2000, 7);
+    const records = encodeRecordBatch({ records: [{ key: null, value, timestamp: BigInt(Date.now()) }] });
+    expect(codeName((await raw.produce(topic, 0, records)).errorCode)).toBe("NONE");
+    const md = await raw.metadata([topic]);
+    const replicas = md.topics[0].partitions.find((p) => p.partitionIndex === 0)!.replicaNodes;
+    for (const nodeId of replicas) {
+      const conn = await raw.node(nodeId);
+      const v = await raw.version(ApiKey.DescribeLogDirs, 4, 1);
+      // followers copy the batch asynchronously (acks=all waits for the ISR, but be patient anyway)
+      const sizes = await waitFor(`partition 0 of ${topic} on node ${nodeId} holding the batch`, async () => {
+        const res = await conn.request(ApiKey.DescribeLogDirs, v, {
+          topics: [{ topic, partitions: [0, 1] }],
+        });
+        expect(res.results.length).toBeGreaterThanOrEqual(1);
+        const dirs = res.results.filter((r) => r.topics.some((t) => t.name === topic));
+        expect(dirs).toHaveLength(1);
+        expect(dirs[0].errorCode).toBe(0);
+        expect(dirs[0].logDir.length).toBeGreaterThan(0);
+        const parts = dirs[0].topics.find((t) => t.name === topic)!.partitions;
+        const p0 = parts.find((p) => p.partitionIndex === 0)!;
+        expect(p0.isFutureKey).toBe(false);
+        expect(p0.offsetLag).toBeGreaterThanOrEqual(0n);
+        return p0.partitionSize >= BigInt(value.length) ? parts : undefined;
+      });
+      // partition 1 got nothing: present when hosted here, and empty
+      const p1 = sizes.find((p) => p.partitionIndex === 1);
+      if (p1) expect(p1.partitionSize).toBe(0n);
+    }
   });
 });

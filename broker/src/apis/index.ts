@@ -9,6 +9,7 @@ import { deleteRecords } from "./delete-records.ts";
 import { deleteTopics } from "./delete-topics.ts";
 import { describeCluster } from "./describe-cluster.ts";
 import { describeGroups } from "./describe-groups.ts";
+import { describeLogDirs } from "./describe-log-dirs.ts";
 import { electLeaders } from "./elect-leaders.ts";
 import { fetch } from "./fetch.ts";
 import { findCoordinator } from "./find-coordinator.ts";
@@ -44,6 +45,7 @@ export const ALL_HANDLERS: ApiHandler[] = [
   createPartitions,
   incrementalAlterConfigs,
   describeCluster,
+  describeLogDirs,
   electLeaders,
   alterPartitionReassignments,
   listPartitionReassignments,

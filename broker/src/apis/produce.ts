@@ -162,6 +162,8 @@ async function producePartition(
   pd: PartitionProduceData,
   acks: number,
   timeoutMs: number,
+  /** Called when the records are appended and only replication is awaited. */
+  onAppended?: () => void,
 ): Promise<Outcome> {
   const rt = ctx.broker.topics.get(topic);
   const part: PartitionRuntime | undefined = rt?.partitions[pd.index];
@@ -253,6 +255,7 @@ async function producePartition(
   if (acks !== -1 || !replication || appended.errorCode !== 0 || appended.required === undefined) {
     return appended;
   }
+  onAppended?.();
   const replicated = await replication.waitForReplication(part, appended.required, minIsr, timeoutMs);
   if (replicated === 0) return appended;
   return {
@@ -274,14 +277,29 @@ export const produce = defineHandler(
     const v = ctx.apiVersion;
     const acks = req.acks;
     const validAcks = acks === -1 || acks === 0 || acks === 1;
+    // Once every partition is appended (or done), the connection may start its next Produce while
+    // this one waits for replication: appends stay in request order, responses too.
+    let unappended = req.topicData.reduce((n, t) => n + t.partitionData.length, 0);
+    const appendedOne = () => {
+      if (--unappended === 0) ctx.releaseConnection?.();
+    };
+    if (unappended === 0) ctx.releaseConnection?.();
     const topicResults = await Promise.all(
       req.topicData.map(async (t): Promise<TopicProduceResponse> => {
         const partitionResponses = await Promise.all(
           t.partitionData.map(async (pd): Promise<PartitionProduceResponse> => {
             let o: Outcome;
+            let counted = false;
+            const once = () => {
+              if (!counted) {
+                counted = true;
+                appendedOne();
+              }
+            };
             if (!validAcks) o = fail("INVALID_REQUIRED_ACKS");
             else if (req.transactionalId != null) o = fail("TRANSACTIONAL_ID_AUTHORIZATION_FAILED");
-            else o = await producePartition(ctx, t.name, pd, acks, req.timeoutMs);
+            else o = await producePartition(ctx, t.name, pd, acks, req.timeoutMs, once);
+            once();
             const r: PartitionProduceResponse = {
               index: pd.index,
               errorCode: o.errorCode,

@@ -11,6 +11,11 @@ export interface RequestContext {
   correlationId: number;
   clientId: string | null;
   log: Logger;
+  /**
+   * Lets the connection start its next Produce before this request has answered (see
+   * network/connection.ts); a Produce calls it once every partition's records are appended.
+   */
+  releaseConnection?: () => void;
 }
 
 export interface ApiHandler<Req = unknown, Res = unknown> {

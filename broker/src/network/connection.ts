@@ -1,8 +1,12 @@
 /**
  * One client connection: frames are read with protocol/framing's FrameReader, queued, and processed
- * strictly one at a time (like Kafka's muted channel), so responses leave in request order even when
- * a Fetch long-polls. A malformed frame closes only this connection. Responses written in the same
- * tick are corked into one write.
+ * one at a time (like Kafka's muted channel), so responses leave in request order even when a Fetch
+ * long-polls. One exception, for throughput under acks=all: a Produce request may release the
+ * connection once its records are appended (before replication), and a following Produce then
+ * starts while the first waits for its followers — appends keep request order, responses are still
+ * written in request order, and any other request waits until everything before it has answered,
+ * so what a client observes is what Kafka's strictly serial processing gives. A malformed frame closes
+ * only this connection. Responses written in the same tick are corked into one write.
  */
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
@@ -11,13 +15,17 @@ import { isProtocolError } from "../../../protocol/wire/errors.ts";
 
 /** Stop reading from the socket while this many requests wait (TCP back-pressure does the rest). */
 const MAX_QUEUED_FRAMES = 64;
+/** Produce requests of one connection that may wait for replication at the same time. */
+const MAX_PIPELINED = 32;
+const PRODUCE_API_KEY = 0;
 
 export interface FrameHandler {
   /**
    * Returns the complete response frame as parts (written back to back, in one vectored write), or
-   * null when the request gets no response (acks=0).
+   * null when the request gets no response (acks=0). A Produce may call `release` once its appends
+   * are done, to let the next Produce of this connection start (see the class comment).
    */
-  handleFrame(conn: Connection, frame: Buffer): Promise<Buffer[] | null>;
+  handleFrame(conn: Connection, frame: Buffer, release: () => void): Promise<Buffer[] | null>;
 }
 
 export class CloseConnection extends Error {
@@ -38,6 +46,9 @@ export class Connection {
   private paused = false;
   private idleWaiters: (() => void)[] = [];
   private corkScheduled = false;
+  /** Resolves once every dispatched request has answered (responses are chained in request order). */
+  private tail: Promise<void> = Promise.resolve();
+  private inflight = 0;
 
   constructor(
     readonly socket: Socket,
@@ -100,22 +111,44 @@ export class Connection {
           this.paused = false;
           this.socket.resume();
         }
-        let response: Buffer[] | null;
-        try {
-          response = await this.handler.handleFrame(this, frame);
-        } catch (e) {
-          if (isProtocolError(e) || e instanceof CloseConnection) this.malformed(e);
-          else {
-            this.log.error({ err: e }, "request failed unexpectedly; closing the connection");
-            this.destroy();
-          }
-          return;
-        }
-        if (response) this.write(response);
+        // Only a Produce may overtake requests still waiting; anything else sees them answered first.
+        const isProduce = frame.length >= 2 && frame.readInt16BE(0) === PRODUCE_API_KEY;
+        if (this.inflight > 0 && (!isProduce || this.inflight >= MAX_PIPELINED)) await this.tail;
+        if (this.closed) return;
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const response = this.handler.handleFrame(this, frame, release);
+        response.catch(() => {}); // handled in order below; this only marks it handled early
+        this.inflight++;
+        const previous = this.tail;
+        this.tail = previous
+          .then(() => response)
+          .then(
+            (parts) => {
+              if (parts) this.write(parts);
+            },
+            (e: unknown) => {
+              if (isProtocolError(e) || e instanceof CloseConnection) this.malformed(e);
+              else {
+                this.log.error({ err: e }, "request failed unexpectedly; closing the connection");
+                this.destroy();
+              }
+            },
+          )
+          .finally(() => {
+            this.inflight--;
+          });
+        // the next request starts when this one answered, or (Produce) released the connection
+        await Promise.race([this.tail, released]);
       }
+      await this.tail;
     } finally {
       this.processing = false;
-      if (this.queue.length === 0) {
+      // frames that arrived while the last responses were awaited
+      if (this.queue.length > 0 && !this.closed) void this.pump();
+      else if (this.queue.length === 0) {
         if (this.draining && !this.closed) this.socket.end();
         const waiters = this.idleWaiters;
         this.idleWaiters = [];
