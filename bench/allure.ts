@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BenchResult, fmt, METRICS } from "./report.ts";
 
-const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const xmlText = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** The rows of the chart: every metric with a value for at least one target. */
 export function chartRows(
@@ -49,30 +49,30 @@ export function benchChartSvg(result: BenchResult): string {
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="10" y="18" font-size="13" font-weight="bold">${escape(`bench ${result.configName} — ${result.date}`)}</text>`,
+    `<text x="10" y="18" font-size="13" font-weight="bold">${xmlText(`bench ${result.configName} — ${result.date}`)}</text>`,
   ];
   let x = 10;
   for (const t of result.targets) {
     out.push(`<rect x="${x}" y="28" width="10" height="10" fill="${COLORS[t.target] ?? "#444"}"/>`);
-    out.push(`<text x="${x + 14}" y="37">${escape(t.target)}${t.error ? " (failed)" : ""}</text>`);
+    out.push(`<text x="${x + 14}" y="37">${xmlText(t.target)}${t.error ? " (failed)" : ""}</text>`);
     x += 110;
   }
   if (result.ratios) out.push(`<text x="${labelW + barW + 10}" y="37">ref / kafka</text>`);
   rows.forEach((row, i) => {
     const y = top + i * rowH;
-    out.push(`<text x="10" y="${y + rowH / 2 + 2}">${escape(row.label)}</text>`);
+    out.push(`<text x="10" y="${y + rowH / 2 + 2}">${xmlText(row.label)}</text>`);
     const max = Math.max(...row.values.map((v) => v ?? 0), Number.MIN_VALUE);
     row.values.forEach((v, j) => {
       const by = y + 4 + j * (barH + 3);
       const w = v === undefined ? 0 : Math.max(1, (v / max) * (barW - 60));
       const color = COLORS[result.targets[j].target] ?? "#444";
       out.push(`<rect x="${labelW}" y="${by}" width="${w.toFixed(1)}" height="${barH}" fill="${color}"/>`);
-      out.push(`<text x="${labelW + w + 4}" y="${by + barH - 1}">${escape(fmt(v))}</text>`);
+      out.push(`<text x="${labelW + w + 4}" y="${by + barH - 1}">${xmlText(fmt(v))}</text>`);
     });
     if (row.ratio !== undefined) {
       const color = row.better ? "#1a7f37" : "#cf222e";
       out.push(
-        `<text x="${labelW + barW + 10}" y="${y + rowH / 2 + 2}" fill="${color}" font-weight="bold">${escape(fmt(row.ratio))}</text>`,
+        `<text x="${labelW + barW + 10}" y="${y + rowH / 2 + 2}" fill="${color}" font-weight="bold">${xmlText(fmt(row.ratio))}</text>`,
       );
     }
   });

@@ -429,7 +429,7 @@ export async function runTarget(
     }
     if (opts.nodes >= 3 && opts.recovery) {
       const topics = [`${prefix}-max`, `${prefix}-fixed`, `${prefix}-perf`].filter(
-        (t, i) => [result.max, result.fixed, result.perfTool][i] !== undefined,
+        (_, i) => [result.max, result.fixed, result.perfTool][i] !== undefined,
       );
       result.recovery = await restartRecovery(cluster, topics, log);
     }

@@ -199,7 +199,7 @@ export class DockerCluster implements Cluster {
 
   /** The output line that says a node started. */
   private get readyLog(): RegExp {
-    return this.target === "image" ? new RegExp(this.options.profile!.ready) : this.readyLog;
+    return this.target === "image" ? new RegExp(this.options.profile!.ready) : READY_LOG[this.target];
   }
 
   /** The container port clients use. */
