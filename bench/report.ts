@@ -35,6 +35,21 @@ export interface PhaseResult {
   machineBusyPercent?: number;
   /** CPU the rest of the machine used over the window (busy minus broker, generator and consumer), percent of one core. */
   otherCpuPercent?: number;
+  /** Followers behind their leaders over the window (3+ nodes). */
+  replicationLag?: ReplicationLagFigures;
+}
+
+/** Replication lag sampled with DescribeLogDirs on every node (bench/replication-lag.ts). */
+export interface ReplicationLagFigures {
+  /** Rounds in which every node answered, and rounds in which one did not. */
+  samples: number;
+  failedSamples: number;
+  /** Per round, the worst partition's leader bytes minus its slowest follower's. */
+  bytes: { p50: number; p99: number; max: number };
+  /** The same at that partition's mean write rate over the window. */
+  ms: { p50: number; p99: number; max: number };
+  /** Median time between a round's first request and last answer (the sizes' read skew). */
+  readSpreadMsMedian: number;
 }
 
 export interface ReadbackResult {
@@ -260,6 +275,27 @@ export const METRICS: Metric[] = [
     unit: "ms",
     higherIsBetter: false,
     get: (t) => t.perfTool?.summary?.p99Ms,
+  },
+  {
+    key: "maxLagP99",
+    label: "replication lag p99 (max)",
+    unit: "ms",
+    higherIsBetter: false,
+    get: (t) => t.max?.replicationLag?.ms.p99,
+  },
+  {
+    key: "maxLagMax",
+    label: "replication lag, largest (max)",
+    unit: "ms",
+    higherIsBetter: false,
+    get: (t) => t.max?.replicationLag?.ms.max,
+  },
+  {
+    key: "fixedLagP99",
+    label: "replication lag p99 (fixed rate)",
+    unit: "ms",
+    higherIsBetter: false,
+    get: (t) => t.fixed?.replicationLag?.ms.p99,
   },
   {
     key: "failoverMs",

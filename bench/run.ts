@@ -12,6 +12,7 @@ import { AckLoop, until } from "./ack-loop.ts";
 import type { BenchOptions, BenchTarget } from "./args.ts";
 import { runPerfTool } from "./perf-tool.ts";
 import { CpuMeter, round1 } from "./procstat.ts";
+import { sampleReplicationLag } from "./replication-lag.ts";
 import type {
   FailoverFigures,
   PerfToolFigures,
@@ -167,8 +168,19 @@ async function producePhase(
       brokerCpu = meter?.stop();
     }, windowEnd - monoMs());
 
+    // Followers behind leaders, sampled over the window (3+ nodes, where topics are replicated).
+    const lag =
+      opts.nodes >= 3
+        ? sampleReplicationLag(cluster, topic, opts.partitions, windowStart, windowEnd).catch(
+            (err: Error) => {
+              log(`    replication lag not measured: ${err.message}`);
+              return undefined;
+            },
+          )
+        : undefined;
     const timeout = opts.warmupMs + opts.durationMs + 120_000;
     const results = await Promise.all(producers.map((p) => p.next("produced", timeout)));
+    const replicationLag = await lag;
     clearTimeout(t1);
     clearTimeout(t2);
     brokerCpu ??= meter?.stop();
@@ -207,6 +219,7 @@ async function producePhase(
       },
       brokerCpuPercent: brokerCpu?.processPercent,
       machineBusyPercent: brokerCpu?.machineBusyPercent,
+      ...(replicationLag ? { replicationLag } : {}),
     };
     if (e2eResult) {
       phase.e2eLatencyMs = summarizeMicros(Histogram.from(e2eResult.latency));
@@ -222,6 +235,9 @@ async function producePhase(
       `    ${phase.msgPerSec} msg/s, ${phase.mbPerSec} MB/s, produce p50 ${phase.produceLatencyMs.p50} ms, p99 ${phase.produceLatencyMs.p99} ms` +
         (phase.e2eLatencyMs ? `, end-to-end p99 ${phase.e2eLatencyMs.p99} ms` : "") +
         `; generator CPU ${perWorkerPercent.map((p) => `${p}%`).join(" + ")}${phase.e2eConsumerCpuPercent !== undefined ? `, e2e consumer CPU ${phase.e2eConsumerCpuPercent}%` : ""}, broker CPU ${phase.brokerCpuPercent ?? "?"}%, machine busy ${phase.machineBusyPercent ?? "?"}% (others ${phase.otherCpuPercent ?? "?"}% of a core)` +
+        (replicationLag
+          ? `; replication lag p50 ${replicationLag.ms.p50} ms, p99 ${replicationLag.ms.p99} ms, max ${replicationLag.ms.max} ms (${replicationLag.samples} samples)`
+          : "") +
         (errors ? `; ${errors} errors (${phase.firstError})` : ""),
     );
     return phase;

@@ -443,3 +443,57 @@ export function fullyReplicated(states: PartitionState[]): boolean {
 export function formatPartitions(states: PartitionState[]): string {
   return states.map((s) => `${s.topic}-${s.partition} L${s.leader} isr[${s.isr.join(",")}]`).join(" ");
 }
+
+/** One replica's log of one partition, as its node reports it in DescribeLogDirs. */
+export interface ReplicaLogSize {
+  topic: string;
+  partition: number;
+  /** Bytes of the log on that node (followers copy batches verbatim, so equal sizes mean equal logs). */
+  bytes: number;
+}
+
+interface DescribeLogDirsBody {
+  errorCode?: number;
+  results: {
+    errorCode: number;
+    topics: {
+      name: string;
+      partitions: { partitionIndex: number; partitionSize: bigint; isFutureKey: boolean }[];
+    }[];
+  }[];
+}
+
+/**
+ * The sizes of the given partitions' replicas on one node (DescribeLogDirs v1-4 against that node
+ * only: every node answers for the replicas it holds; partitions must be listed, an empty list asks
+ * for none). A partition the node does not hold is absent.
+ */
+export async function replicaLogSizes(
+  node: Address,
+  topics: { topic: string; partitions: number[] }[],
+  options: AskOptions = {},
+): Promise<ReplicaLogSize[]> {
+  return ask(node, options, async (conn, timeoutMs) => {
+    const version = conn.version(ApiKey.DescribeLogDirs, [1, 4]);
+    if (version === undefined) throw new Error("the node supports no DescribeLogDirs version from 1 to 4");
+    const res = await conn.request<DescribeLogDirsBody>(
+      ApiKey.DescribeLogDirs,
+      version,
+      { topics },
+      timeoutMs,
+    );
+    if (res.errorCode) throw new Error(`DescribeLogDirs error code ${res.errorCode}`);
+    const out: ReplicaLogSize[] = [];
+    for (const dir of res.results) {
+      if (dir.errorCode !== 0) continue; // an offline log dir holds nothing readable
+      for (const t of dir.topics) {
+        if (!topics.some((q) => q.topic === t.name)) continue;
+        for (const p of t.partitions) {
+          if (p.isFutureKey) continue; // a reassignment's future log is not the replica
+          out.push({ topic: t.name, partition: p.partitionIndex, bytes: Number(p.partitionSize) });
+        }
+      }
+    }
+    return out;
+  });
+}

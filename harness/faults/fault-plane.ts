@@ -93,6 +93,13 @@ export type PeerAddressFn = (link: {
   to: NodeId;
   purpose: LinkPurpose;
   upstream: HostPort;
+  /**
+   * Where the link's proxy must listen, when the target cannot take any address: Kafka's KRaft
+   * followers reach the leader at the address it advertises itself, so the harness gives every link
+   * into node j the same port on a loopback address of its own (127.0.<from>.<to>) and a per-JVM
+   * hosts file maps node j's name there.
+   */
+  listen?: HostPort;
 }) => HostPort | Promise<HostPort>;
 
 export interface LatencySpec {
@@ -354,11 +361,17 @@ export class FaultPlane {
     to: NodeId,
     upstream: HostPort | string,
     purpose: LinkPurpose = "replication",
+    listen?: HostPort,
   ): Promise<HostPort> {
     if (from === to) throw new Error(`A link needs two different nodes (got ${from}→${to}).`);
     if (!LINK_PURPOSES.includes(purpose)) throw new Error(`Unknown link purpose "${purpose}".`);
+    if (listen && this.placement.network) {
+      throw new Error(
+        `The link ${from}→${to} needs its proxy at ${formatHostPort(listen)}, which a Toxiproxy container on docker network ${this.placement.network} cannot listen on: run this target on the process backend.`,
+      );
+    }
     const name = `${this.namePrefix}-link-${from}-${to}-${purpose}`;
-    return this.addProxy(name, toHostPort(upstream), { role: "link", from, to, purpose });
+    return this.addProxy(name, toHostPort(upstream), { role: "link", from, to, purpose }, listen);
   }
 
   /** An AdvertiseFn for the cluster targets: each node advertises its client proxy. */
@@ -375,7 +388,8 @@ export class FaultPlane {
 
   /** A PeerAddressFn for the cluster targets: every node-to-node connection goes through its link proxy. */
   routeLinks(): PeerAddressFn {
-    return ({ from, to, purpose, upstream }) => this.addLinkProxy(from, to, upstream, purpose);
+    return ({ from, to, purpose, upstream, listen }) =>
+      this.addLinkProxy(from, to, upstream, purpose, listen);
   }
 
   /** Every proxy this plane created. */
@@ -418,26 +432,40 @@ export class FaultPlane {
     return [...ids].sort((a, b) => a - b);
   }
 
-  private async addProxy(name: string, upstream: HostPort, role: ProxyRole): Promise<HostPort> {
+  /** Creates or re-points a proxy; `fixedListen` (host server only) pins its listen address. */
+  private async addProxy(
+    name: string,
+    upstream: HostPort,
+    role: ProxyRole,
+    fixedListen?: HostPort,
+  ): Promise<HostPort> {
     this.assertOpen();
     const existing = this.byName.get(name);
     if (existing) {
-      if (formatHostPort(existing.info.upstream) !== formatHostPort(upstream)) {
+      const moved = fixedListen && formatHostPort(fixedListen) !== formatHostPort(existing.info.listen);
+      if (moved || formatHostPort(existing.info.upstream) !== formatHostPort(upstream)) {
+        const listenRaw = moved ? formatHostPort(fixedListen) : existing.listenRaw;
         try {
           existing.handle = await existing.handle.update({
             enabled: !this.refusals.get(name),
-            listen: existing.listenRaw,
+            listen: listenRaw,
             upstream: formatHostPort(upstream),
           });
         } catch (err) {
           throw apiError(`re-pointing proxy ${name} to ${formatHostPort(upstream)}`, err);
         }
         existing.info.upstream = upstream;
+        if (moved) {
+          existing.listenRaw = listenRaw;
+          existing.info.listen = { ...fixedListen };
+        }
       }
       return { ...existing.info.listen };
     }
     let handle: ToxiproxyProxy;
-    const where = this.placement.listen(role.role);
+    const where = fixedListen
+      ? { listen: formatHostPort(fixedListen), address: (reported: HostPort) => reported }
+      : this.placement.listen(role.role);
     try {
       handle = await this.client.createProxy({
         name,

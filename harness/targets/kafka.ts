@@ -12,7 +12,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { probeMetadata } from "../cluster/kafka-probe.ts";
@@ -115,7 +115,43 @@ function tailOf(file: string, lines: number): string {
   }
 }
 
+/**
+ * The first ERROR/FATAL lines of a log (with the line after each, where Kafka puts the exception): why
+ * a node stopped is logged when it happens, hundreds of shutdown lines before the tail.
+ */
+function firstErrorsOf(file: string, count = 3): string {
+  let lines: string[];
+  try {
+    lines = readFileSync(file, "utf8").split("\n");
+  } catch {
+    return "";
+  }
+  const out: string[] = [];
+  for (let i = 0; i < lines.length && out.length < count * 2; i++) {
+    if (/^\[[^\]]+\] (ERROR|FATAL) /.test(lines[i]))
+      out.push(lines[i], ...(lines[i + 1] ? [lines[i + 1]] : []));
+  }
+  return out.join("\n");
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The name a routed cluster's voter j is known by (controller.quorum.voters and its advertised CONTROLLER). */
+const kraftHost = (nodeId: number) => `gauntlet-kraft-${nodeId}`;
+
+/** Where the proxy of the controller link from → to listens: a loopback address of its own. */
+export const kraftLinkIp = (from: number, to: number) => `127.0.${from}.${to}`;
+
+/**
+ * Node `self`'s hosts file (the JVM's jdk.net.hosts.file, which replaces DNS): itself at 127.0.0.1 and
+ * every other voter j at 127.0.self.j, the proxy of link self→j. Whichever way a KRaft follower learns the
+ * leader's address (the voters list or the leader's own advertisement), it reaches it through its link.
+ */
+export function hostsFile(self: number, voters: number[]): string {
+  const lines = [`${LOOPBACK} localhost ${hostname()} ${kraftHost(self)}`];
+  for (const j of voters) if (j !== self) lines.push(`${kraftLinkIp(self, j)} ${kraftHost(j)}`);
+  return `${lines.join("\n")}\n`;
+}
 
 export class KafkaCluster implements Cluster {
   readonly target = "kafka";
@@ -186,7 +222,17 @@ export class KafkaCluster implements Cluster {
     }
     const nodes = [...this.byId.values()];
     if (routed) await this.routeLinks(nodes);
-    for (const node of nodes) this.writeConfig(node);
+    for (const node of nodes) {
+      this.writeConfig(node);
+      if (routed)
+        writeFileSync(
+          join(node.dir, "hosts"),
+          hostsFile(
+            node.nodeId,
+            nodes.map((v) => v.nodeId),
+          ),
+        );
+    }
     await this.formatAll(nodes);
     const t0 = Date.now();
     await Promise.all(nodes.map((node) => this.spawnNode(node)));
@@ -265,15 +311,26 @@ export class KafkaCluster implements Cluster {
             : await peerAddress({ from: k, to: node.nodeId, purpose: "replication", upstream });
         node.fromAdvertised.set(k, { host: address.host, port: address.port });
       }
-      const entries: string[] = [];
+      // Controller links: every voter is named kraftHost(j) at its controller port, everywhere; node k's
+      // hosts file maps that name to 127.0.k.j, where the proxy of link k→j listens (see hostsFile()).
       for (const voter of voters) {
+        if (voter.nodeId === node.nodeId) continue;
+        const listen = { host: kraftLinkIp(node.nodeId, voter.nodeId), port: voter.controllerPort! };
         const upstream = { host: LOOPBACK, port: voter.controllerPort! };
-        const address =
-          voter.nodeId === node.nodeId
-            ? upstream
-            : await peerAddress({ from: node.nodeId, to: voter.nodeId, purpose: "controller", upstream });
-        entries.push(`${voter.nodeId}@${address.host}:${address.port}`);
+        const address = await peerAddress({
+          from: node.nodeId,
+          to: voter.nodeId,
+          purpose: "controller",
+          upstream,
+          listen,
+        });
+        if (address.host !== listen.host || address.port !== listen.port) {
+          throw new Error(
+            `Kafka's controller link ${node.nodeId}→${voter.nodeId} needs its proxy at ${listen.host}:${listen.port}, but peerAddress gave ${address.host}:${address.port}.`,
+          );
+        }
       }
+      const entries = voters.map((v) => `${v.nodeId}@${kraftHost(v.nodeId)}:${v.controllerPort}`);
       node.voters = entries.join(",");
     }
   }
@@ -297,6 +354,10 @@ export class KafkaCluster implements Cluster {
     const listeners = [`PLAINTEXT://${LOOPBACK}:${node.port}`];
     if (isController) listeners.push(`CONTROLLER://${LOOPBACK}:${node.controllerPort}`);
     const advertised = [`PLAINTEXT://${node.advertised.host}:${node.advertised.port}`];
+    // Routed: KRaft followers connect to the address the leader advertises for itself, so it must be
+    // the name each node's hosts file points at its own link proxy (not the direct port).
+    if (isController && node.voters)
+      advertised.push(`CONTROLLER://${kraftHost(node.nodeId)}:${node.controllerPort}`);
     const names = ["PLAINTEXT", "CONTROLLER"];
     // Per-link routing: one FROM_k listener per node k, advertised at the proxy of link k→node.
     for (const [k, port] of node.fromPorts ?? []) {
@@ -331,6 +392,7 @@ export class KafkaCluster implements Cluster {
       "-Djava.awt.headless=true",
       ...(this.options.fastStartup === false ? [] : ["-XX:TieredStopAtLevel=1"]),
       `-Dlog4j2.configurationFile=${join(node.dir, "log4j2.properties")}`,
+      ...(node.voters ? [`-Djdk.net.hosts.file=${join(node.dir, "hosts")}`] : []),
       ...(this.options.jvmOptions ?? []),
     ];
   }
@@ -411,8 +473,11 @@ export class KafkaCluster implements Cluster {
             throw new PortRaceError(`Kafka node ${node.nodeId} could not bind its port.`);
           }
           const exit = node.proc?.exit;
+          const errors = firstErrorsOf(node.logFile);
           throw new Error(
-            `Kafka node ${node.nodeId} exited while starting (exit code ${exit?.exitCode ?? exit?.signal}). Last lines of ${node.logFile}:\n${log}`,
+            `Kafka node ${node.nodeId} exited while starting (exit code ${exit?.exitCode ?? exit?.signal}).` +
+              (errors ? ` First errors in ${node.logFile}:\n${errors}\n` : "") +
+              ` Last lines of ${node.logFile}:\n${log}`,
           );
         }
         try {
