@@ -39,6 +39,8 @@ export interface BenchOptions {
   failoverRounds: number;
   /** Run the restart-recovery phase (nodes ≥ 3). */
   recovery: boolean;
+  /** Sample replication lag during the produce phases (nodes ≥ 3). */
+  lag: boolean;
   /** Directory for the reference brokers' V8 CPU profiles (--cpu-prof); undefined = no profiling. */
   cpuProfDir: string | undefined;
   /** Directory the JSON result goes to. */
@@ -120,6 +122,7 @@ function buildProgram(): Command {
       ).default("3"),
     )
     .addOption(new Option("--no-recovery", "skip the restart-recovery phase (3+ nodes)"))
+    .addOption(new Option("--no-lag", "do not sample replication lag during produce phases (3+ nodes)"))
     .addOption(
       new Option(
         "--cpu-prof <dir>",
@@ -217,6 +220,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     cpuProfDir,
     failoverRounds: parseIntIn(str("failoverRounds"), "--failover-rounds", 0, 20),
     recovery: o.recovery !== false,
+    lag: o.lag !== false,
     outDir,
   };
 }

@@ -170,7 +170,7 @@ async function producePhase(
 
     // Followers behind leaders, sampled over the window (3+ nodes, where topics are replicated).
     const lag =
-      opts.nodes >= 3
+      opts.nodes >= 3 && opts.lag
         ? sampleReplicationLag(cluster, topic, opts.partitions, windowStart, windowEnd).catch(
             (err: Error) => {
               log(`    replication lag not measured: ${err.message}`);

@@ -1,9 +1,9 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { type BenchResult, computeRatios, formatSummary } from "../report.ts";
-import { BEGIN, END, newestBothResults, renderTable, updateReadme } from "../table.ts";
+import { archiveSources, BEGIN, END, newestBothResults, renderTable, updateReadme } from "../table.ts";
 
 const FIXTURES = join(import.meta.dirname, "fixtures");
 const SAMPLE = join(FIXTURES, "result-both-1-1-1024-1.json");
@@ -83,4 +83,18 @@ test("ratios and the stdout summary", () => {
   expect(text.split("\n")[0]).toBe("both-1-1-1024-1 (2026-11-22T04:24:11.485Z)");
   expect(text).toMatch(/produce \(max\) \(msg\/s\)\s+85\.6k\s+38\.6k\s+0\.452/);
   expect(text).toContain("kafka: generator CPU per producer worker (max phase): 26.2%, 28.6%");
+});
+
+test("results from several dirs compete by date, and the chosen sources are kept in the archive", () => {
+  const reports = tempDir();
+  const archive = tempDir();
+  const sample = JSON.parse(readFileSync(SAMPLE, "utf8")) as BenchResult;
+  copyFileSync(SAMPLE, join(archive, "old-both-1-1-1024-1.json"));
+  const newer = { ...sample, date: "2027-02-01T00:00:00.000Z" };
+  writeFileSync(join(reports, "new-both-1-1-1024-1.json"), JSON.stringify(newer));
+  const kept = archiveSources(newestBothResults([reports, archive]), archive);
+  expect(kept).toHaveLength(1);
+  expect(kept[0].result.date).toBe(newer.date);
+  expect(kept[0].file).toBe(join(archive, "new-both-1-1-1024-1.json"));
+  expect(existsSync(kept[0].file)).toBe(true);
 });

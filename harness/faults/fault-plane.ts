@@ -708,10 +708,19 @@ export class FaultPlane {
     }
     await Promise.all(
       [...this.byName.values()].map(async (entry) => {
-        try {
-          await entry.handle.remove();
-        } catch (err) {
-          if (!isNotFound(err)) errors.push(apiError(`deleting proxy ${entry.info.name}`, err));
+        // One retry: a Toxiproxy container under load has answered a delete with 503 (seen once in CI).
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await entry.handle.remove();
+            return;
+          } catch (err) {
+            if (isNotFound(err)) return;
+            if (attempt >= 2) {
+              errors.push(apiError(`deleting proxy ${entry.info.name}`, err));
+              return;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
         }
       }),
     );
